@@ -1,0 +1,28 @@
+# The README's set-up commands. `make demo` runs the main job, `make test` the test suite.
+# Both create .venv and install the project (torch pinned to the CPU build 2.13.0).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[ml,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/feasgym demo
+
+test: install
+	$(PY) -m pytest -q -x --durations=15
+
+bench: install
+	$(PY) benchmarks/bench_acopf_score.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,45 @@
+"""The scalar reward: a documented, configurable weighting of the score components.
+
+Defaults (weights sum to 1):
+
+- ``format`` 0.1 x format score
+- ``constraint_rate`` 0.3 x constraint-satisfaction rate
+- ``feasible`` 0.4 x [all constraints satisfied]
+- ``optimality`` 0.2 x optimality credit, only when feasible: 1 at or below the reference
+  cost, falling linearly to 0 at a relative gap of ``optimality_scale`` (default 5%).
+
+With these defaults every feasible answer (reward >= 0.4) outscores every infeasible one
+(reward < 0.1 + 0.3 = 0.4), so format and easy rows can never buy feasibility.
+"""
+from __future__ import annotations
+
+DEFAULT_REWARD_WEIGHTS = {"format": 0.1, "constraint_rate": 0.3, "feasible": 0.4, "optimality": 0.2}
+DEFAULT_OPTIMALITY_SCALE = 0.05
+
+
+def validate_weights(weights: dict | None) -> dict:
+    merged = dict(DEFAULT_REWARD_WEIGHTS)
+    if weights:
+        unknown = set(weights) - set(DEFAULT_REWARD_WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown reward weight(s) {sorted(unknown)}; known: {sorted(DEFAULT_REWARD_WEIGHTS)}")
+        merged.update({k: float(v) for k, v in weights.items()})
+    return merged
+
+
+def optimality_credit(gap: float | None, scale: float = DEFAULT_OPTIMALITY_SCALE) -> float:
+    """1 at or below the reference cost, 0 at ``scale`` relative gap or worse; 0 when no gap (infeasible)."""
+    if gap is None:
+        return 0.0
+    return float(min(1.0, max(0.0, 1.0 - gap / scale)))
+
+
+def combine(format_score: float, constraint_rate: float, feasible: bool, gap: float | None,
+            weights: dict, scale: float = DEFAULT_OPTIMALITY_SCALE) -> tuple[float, dict]:
+    components = {
+        "format": float(format_score),
+        "constraint_rate": float(constraint_rate),
+        "feasible": 1.0 if feasible else 0.0,
+        "optimality": optimality_credit(gap, scale) if feasible else 0.0,
+    }
+    return float(sum(weights[k] * components[k] for k in components)), components

@@ -1,0 +1,212 @@
+"""The one text env every problem family runs in: reset renders, step parses and scores."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from .answer import MAX_ANSWER_CHARS, coerce_text, locate_answer
+from .cache import ReferenceCache
+from .family import ProblemFamily, values_from_solution
+from .repair import repair_prompt
+from .rewards import DEFAULT_OPTIMALITY_SCALE, combine, validate_weights
+from .spaces import text_space
+
+SPLITS = {"train": 0, "test": 1, "ood": 2}
+"""Instance streams: instance k of split s draws from SeedSequence(seed, spawn_key=(s, k, attempt)),
+so the streams of different splits are independent and never share a draw."""
+
+MAX_DRAWS = 64
+MAX_PROMPT_CHARS = 2_000_000
+
+
+class FeasTextEnv(gym.Env):
+    """Single- or multi-turn text env over a :class:`ProblemFamily`.
+
+    ``reset(seed=s, options={"instance": k})`` gives instance ``k`` of the stream seeded by
+    ``s`` (same prompt in any process); without ``instance`` the stream advances by one.
+    ``step(answer_text)`` never raises: it returns format, feasibility and optimality in
+    ``info`` and a weighted reward (see :mod:`feasgym.envs.core.rewards`).
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(
+        self,
+        family: ProblemFamily,
+        *,
+        split: str = "train",
+        max_turns: int = 1,
+        reward_weights: dict | None = None,
+        optimality_scale: float = DEFAULT_OPTIMALITY_SCALE,
+        max_answer_chars: int = MAX_ANSWER_CHARS,
+        cache_dir: Any = None,
+        render_mode: str | None = None,
+    ):
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+        if int(max_turns) < 1:
+            raise ValueError("max_turns must be >= 1")
+        if render_mode not in (None, "ansi"):
+            raise ValueError("render_mode must be None or 'ansi'")
+        self.family = family
+        self.split = split
+        self.max_turns = int(max_turns)
+        self.reward_weights = validate_weights(reward_weights)
+        self.optimality_scale = float(optimality_scale)
+        self.max_answer_chars = int(max_answer_chars)
+        self.render_mode = render_mode
+        self.observation_space = text_space(MAX_PROMPT_CHARS)
+        self.action_space = text_space(self.max_answer_chars)
+        from .. import __version__ as envs_version
+
+        self._cache = ReferenceCache(f"{family.name}|{family.cache_key()}|{envs_version}", cache_dir)
+        self._stream_seed: int | None = None
+        self._next_instance = 0
+        self._instance = None
+        self._key: dict = {}
+
+    # ---- episode -------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._stream_seed, self._next_instance = int(seed), 0
+        elif self._stream_seed is None:
+            self._stream_seed = int(self.np_random.integers(0, 2**31 - 1))
+        k = (options or {}).get("instance")
+        k = self._next_instance if k is None else int(k)
+        if k < 0:
+            raise ValueError(f"instance index must be >= 0, got {k}")
+        self._next_instance = k + 1
+        self._load(k)
+        self._turn = 0
+        self._history: list[dict] = []
+        self._done = False
+        return self._prompt, dict(self._key)
+
+    def step(self, action: Any):
+        if self._instance is None:
+            raise RuntimeError("call reset() before step()")
+        result = self.score(action)
+        self._turn += 1
+        feasible = result["feasibility"]["feasible"]
+        self._history.append(_turn_summary(self._turn, result))
+        terminated = feasible or self._turn >= self.max_turns
+        observation = "" if terminated else repair_prompt(result, self._turn, self.max_turns)
+        info = dict(self._key)
+        info.update(result)
+        info["turn"] = self._turn
+        info["turns"] = list(self._history)
+        return observation, result["reward"], terminated, False, info
+
+    def render(self) -> str | None:
+        return self._prompt if self.render_mode == "ansi" and self._instance is not None else None
+
+    # ---- scoring -------------------------------------------------------------------
+    def score(self, answer: Any) -> dict:
+        """Score an answer for the current instance without stepping (never raises)."""
+        if self._instance is None:
+            raise RuntimeError("call reset() before score()")
+        text = coerce_text(answer)
+        fmt, values = self._schema.read(locate_answer(text, self.max_answer_chars))
+        with np.errstate(all="ignore"):
+            report, objective = self.family.check(self._instance, values)
+        feas = report.result()
+        ref = self._solution["objective"]
+        objective = None if objective is None or not np.isfinite(objective) else float(objective)
+        gap = None
+        if feas["feasible"] and objective is not None:
+            gap = (objective - ref) / max(abs(ref), 1e-9)
+        optimality = {"objective": objective, "reference_objective": ref, "gap": gap, **self.family.objective_info()}
+        reward, components = combine(fmt["score"], feas["score"], feas["feasible"], gap,
+                                     self.reward_weights, self.optimality_scale)
+        return {"format": fmt, "feasibility": feas, "optimality": optimality,
+                "reward": reward, "reward_components": components}
+
+    def reference_answer(self) -> str:
+        """The oracle's answer for the current instance, written at the prompt's decimals."""
+        self._require_instance()
+        return self._schema.write(values_from_solution(self._solution))
+
+    def nominal_answer(self) -> str:
+        """A "looks-right" answer: the unperturbed case's optimum, well formatted, not re-solved."""
+        self._require_instance()
+        nominal = self._cache.get("nominal")
+        if nominal is None:
+            nominal = self.family.solve(self.family.nominal())
+            if nominal is None:
+                raise RuntimeError(f"{self.family.name}: the nominal instance has no reference solution")
+            self._cache.put("nominal", nominal)
+        return self._schema.write(values_from_solution(self.family.relabel(self._instance, nominal)))
+
+    def random_answer(self, rng: np.random.Generator) -> str:
+        """Well-formatted random values inside each field's range."""
+        self._require_instance()
+        return self._schema.write(self.family.random_values(self._instance, rng))
+
+    @property
+    def instance(self) -> Any:
+        return self._instance
+
+    @property
+    def instance_key(self) -> dict:
+        """Columns that address the current instance: seed, split, instance index."""
+        return dict(self._key)
+
+    @property
+    def prompt(self) -> str:
+        self._require_instance()
+        return self._prompt
+
+    # ---- internals -----------------------------------------------------------------
+    def _require_instance(self) -> None:
+        if self._instance is None:
+            raise RuntimeError("call reset() first")
+
+    def _rng(self, k: int, attempt: int) -> np.random.Generator:
+        seq = np.random.SeedSequence(entropy=self._stream_seed, spawn_key=(SPLITS[self.split], k, attempt))
+        return np.random.default_rng(seq)
+
+    def _load(self, k: int) -> None:
+        cache_key = f"{self.split}-{self._stream_seed}-{k}"
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            attempt = cached["attempt"]
+            instance = self.family.draw(self._rng(k, attempt), self.split)
+            solution = cached["solution"]
+        else:
+            for attempt in range(MAX_DRAWS):
+                instance = self.family.draw(self._rng(k, attempt), self.split)
+                solution = self.family.solve(instance)
+                if solution is not None:
+                    break
+            else:
+                raise RuntimeError(
+                    f"{self.family.name}: {MAX_DRAWS} draws in a row had no reference solution; "
+                    "the instance configuration is likely infeasible (e.g. loads scaled too far)"
+                )
+            self._cache.put(cache_key, {"attempt": attempt, "solution": solution})
+        self._instance, self._solution = instance, solution
+        self._schema = self.family.schema(instance)
+        self._prompt = self.family.render(instance)
+        self._key = {
+            "seed": self._stream_seed,
+            "split": self.split,
+            "instance": k,
+            "skipped_draws": attempt,
+            "prompt_hash": hashlib.sha256(self._prompt.encode()).hexdigest()[:16],
+        }
+
+
+def _turn_summary(turn: int, result: dict) -> dict:
+    return {
+        "turn": turn,
+        "format": result["format"]["score"],
+        "constraint_rate": result["feasibility"]["score"],
+        "feasible": result["feasibility"]["feasible"],
+        "violated": result["feasibility"]["total"] - result["feasibility"]["satisfied"],
+        "gap": result["optimality"]["gap"],
+        "reward": result["reward"],
+    }

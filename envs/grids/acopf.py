@@ -1,0 +1,241 @@
+"""AC optimal power flow on PGLib grids: the family and its env class.
+
+Answer modes:
+- ``"full"`` (default, the paper's setting): the answer is the whole state, generator
+  P/Q and bus voltage magnitude/angle; every AC constraint is checked on it directly.
+- ``"setpoints"``: the answer is generator P and voltage setpoints only; the env solves
+  the AC power flow (slack bus takes the balance, PV buses their Q) and checks the
+  resulting state. The slack generator's answered P is replaced by the power flow's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.constraints import ConstraintReport
+from ..core.family import ProblemFamily
+from ..core.schema import AnswerSchema, Field, Section, Values
+from ..core.text_env import FeasTextEnv
+from . import render
+from .case import base_loads, build_model, instance_ppc, pglib_name
+from .checks import ACTolerances, Labels, add_balance_rows, add_limit_rows, bus_injections, limited_branches
+from .instance import GridInstance, LoadPerturbation, as_perturbation, default_ids, draw_grid_instance
+from .opf_solver import solve_acopf
+from .powerflow import newton_power_flow
+
+ANSWER_MODES = ("full", "setpoints")
+
+P_FIELD = Field("p_mw", 3, "MW", "generator active power output.")
+Q_FIELD = Field("q_mvar", 3, "MVAr", "generator reactive power output.")
+VM_FIELD = Field("vm_pu", 5, "p.u.", "bus voltage magnitude.")
+VA_FIELD = Field("va_deg", 4, "deg", "bus voltage angle (reference bus = 0).")
+VSET_FIELD = Field("vm_pu", 5, "p.u.", "voltage magnitude setpoint at the generator's bus.")
+
+
+class ACOPFFamily(ProblemFamily):
+    name = "ACOPF"
+
+    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
+                 answer_mode: str = "full", tolerances: ACTolerances | None = None):
+        if answer_mode not in ANSWER_MODES:
+            raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
+        self.case = pglib_name(case)
+        self.perturbation = as_perturbation(perturbation)
+        self.n_minus_1 = bool(n_minus_1)
+        self.answer_mode = answer_mode
+        self.tolerances = tolerances or ACTolerances()
+        build_model(self.case)  # fail fast on an unknown case
+
+    def cache_key(self) -> str:
+        # The answer mode does not change instances or references' source state, but the
+        # stored values differ per mode, so it is part of the key.
+        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|{self.answer_mode}"
+
+    # ---- generator -----------------------------------------------------------------
+    def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
+        return self._prepare(draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1))
+
+    def nominal(self) -> GridInstance:
+        model = build_model(self.case)
+        pd, qd = base_loads(self.case)
+        return self._prepare(GridInstance(self.case, model, pd, qd, None, *default_ids(model)))
+
+    def _prepare(self, inst: GridInstance) -> GridInstance:
+        inst.labels = Labels(inst)
+        inst.limits = limited_branches(inst)
+        return inst
+
+    def solve(self, inst: GridInstance) -> dict | None:
+        state = solve_acopf(instance_ppc(self.case, inst.pd_mw, inst.qd_mvar, inst.outage))
+        if state is None:
+            return None
+        va = state["va_deg"] - state["va_deg"][inst.model.ref]
+        if self.answer_mode == "full":
+            values = {"generators": {"p_mw": state["p_mw"], "q_mvar": state["q_mvar"]},
+                      "buses": {"vm_pu": state["vm_pu"], "va_deg": va}}
+        else:
+            values = {"generators": {"p_mw": state["p_mw"], "vm_pu": state["vm_pu"][inst.model.gen_bus]}}
+        return {
+            "values": {s: {f: np.asarray(c, dtype=float).tolist() for f, c in fs.items()} for s, fs in values.items()},
+            "objective": state["objective"],
+        }
+
+    # ---- schema and prompt ---------------------------------------------------------
+    def schema(self, inst: GridInstance) -> AnswerSchema:
+        if self.answer_mode == "full":
+            return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, Q_FIELD)),
+                                 Section("buses", inst.bus_ids, (VM_FIELD, VA_FIELD))))
+        return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, VSET_FIELD)),))
+
+    def render(self, inst: GridInstance) -> str:
+        m = inst.model
+        schema = self.schema(inst)
+        tol = self.tolerances
+        base = m.base_mva
+        if self.answer_mode == "full":
+            task = ("Task: solve the AC optimal power flow (AC-OPF) for the grid below. Give every generator's "
+                    "active and reactive power output and every bus's voltage magnitude and angle so that all "
+                    "constraints hold, at minimum total generation cost.")
+            rules = [
+                f"- AC power balance at every bus, P and Q, within {tol.balance_pu:g} p.u. "
+                f"({tol.balance_pu * base:g} MW / MVAr): generation - load - shunt = sum of branch flows.",
+                f"- Bus voltage magnitude within [vmin_pu, vmax_pu] (tolerance {tol.vm_pu:g} p.u.).",
+                f"- Generator output within its P and Q limits (tolerance {tol.gen_pu * base:g} MW / MVAr).",
+                f"- Apparent power flow at both ends of each branch at most rate_a_mva (tolerance {tol.flow_pu * base:g} MVA).",
+                f"- Angle difference va(from) - va(to) of each branch within [angmin_deg, angmax_deg].",
+                f"- Reference bus {inst.bus_ids[m.ref]} has angle 0.",
+            ]
+        else:
+            task = ("Task: choose AC optimal power flow (AC-OPF) setpoints for the grid below: every generator's "
+                    "active power output and voltage setpoint. The AC power flow is then solved from your "
+                    f"setpoints: the reference bus {inst.bus_ids[m.ref]} generator(s) take up the active power balance, "
+                    "generators hold their bus voltage and supply the reactive power needed; the answered p_mw of "
+                    "reference-bus generators is ignored. Minimize total generation cost.")
+            rules = [
+                "- The power flow must converge.",
+                f"- Resulting bus voltage magnitudes within [vmin_pu, vmax_pu] (tolerance {tol.vm_pu:g} p.u.).",
+                f"- Generator P and resulting Q within limits (tolerance {tol.gen_pu * base:g} MW / MVAr).",
+                f"- Resulting apparent power flow at both ends of each branch at most rate_a_mva (tolerance {tol.flow_pu * base:g} MVA).",
+                "- Resulting angle difference of each branch within [angmin_deg, angmax_deg].",
+                "- Generators at the same bus must give the same vm_pu.",
+            ]
+        parts = [
+            task,
+            f"Base power: {base:g} MVA. Power in MW / MVAr, voltages in p.u., angles in degrees.",
+            "Cost of each generator: c2*P^2 + c1*P + c0 $/h with P in MW.",
+            render.BRANCH_MODEL,
+            "Constraints:\n" + "\n".join(rules),
+            render.bus_table(inst),
+            render.gen_table(inst),
+            render.branch_table(inst),
+            "Answer: reply with one JSON object (if you write several, the last one is scored), exactly this layout:",
+            schema.skeleton(),
+            "Fields:\n" + schema.describe_fields(),
+        ]
+        return "\n\n".join(parts) + "\n"
+
+    # ---- checker -------------------------------------------------------------------
+    def check(self, inst: GridInstance, values: Values) -> tuple[ConstraintReport, float | None]:
+        report = ConstraintReport()
+        if self.answer_mode == "full":
+            return report, self._check_full(inst, values, report)
+        return report, self._check_setpoints(inst, values, report)
+
+    def _check_full(self, inst: GridInstance, values: Values, report: ConstraintReport) -> float | None:
+        m, tol = inst.model, self.tolerances
+        pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
+        vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
+        V = vm * np.exp(1j * np.deg2rad(va))
+        add_balance_rows(report, inst, V, pg, qg, tol, inst.labels)
+        add_limit_rows(report, inst, V, vm, va, pg, qg, tol, inst.labels, inst.limits)
+        report.residual("ref_angle", va[m.ref:m.ref + 1], tolerance=tol.angle_deg, unit="deg",
+                        labels=(inst.labels.bus[m.ref],), description="reference bus angle is 0")
+        return m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
+
+    def _check_setpoints(self, inst: GridInstance, values: Values, report: ConstraintReport) -> float | None:
+        m, tol = inst.model, self.tolerances
+        pg_answer = values["generators"]["p_mw"]
+        vset = values["generators"]["vm_pu"]
+        bus_vset, agreement = _bus_setpoints(m, vset)
+        multi = np.flatnonzero(np.bincount(m.gen_bus, minlength=m.n_bus)[m.gen_bus] > 1)
+        if multi.size:
+            report.residual("vm_setpoint_agreement", agreement[multi], tolerance=tol.vm_pu, unit="p.u.",
+                            labels=[inst.labels.gen[g] for g in multi],
+                            description="generators at one bus share its voltage setpoint")
+        at_ref = m.gen_bus == m.ref
+        usable = np.all(np.isfinite(pg_answer[~at_ref])) and np.all(np.isfinite(vset))
+        V = None
+        if usable:
+            V, converged = _setpoint_power_flow(inst, pg_answer, bus_vset)
+            if not converged:
+                V = None
+        report.residual("pf_converged", [0.0 if V is not None else np.nan], tolerance=0.0, unit="",
+                        labels=("power flow",), description="the AC power flow from the setpoints converges")
+        if V is None:
+            nan_b, nan_g = np.full(m.n_bus, np.nan), np.full(m.n_gen, np.nan)
+            V, vm, va, pg, qg = nan_b.astype(complex), nan_b, nan_b, nan_g, nan_g
+        else:
+            vm, va = np.abs(V), np.rad2deg(np.angle(V))
+            pg, qg = _generator_outputs(inst, V, pg_answer)
+        add_limit_rows(report, inst, V, vm, va, pg, qg, tol, inst.labels, inst.limits)
+        return m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
+
+    def random_values(self, inst: GridInstance, rng: np.random.Generator) -> Values:
+        m = inst.model
+        gens = {"p_mw": rng.uniform(m.pmin, m.pmax)}
+        if self.answer_mode == "full":
+            gens["q_mvar"] = rng.uniform(m.qmin, m.qmax)
+            buses = {"vm_pu": rng.uniform(m.vmin, m.vmax), "va_deg": rng.uniform(-30.0, 30.0, m.n_bus)}
+            buses["va_deg"][m.ref] = 0.0
+            return {"generators": gens, "buses": buses}
+        gens["vm_pu"] = rng.uniform(m.vmin[m.gen_bus], m.vmax[m.gen_bus])
+        return {"generators": gens}
+
+    def objective_info(self) -> dict:
+        return {"unit": "$/h", "sense": "min"}
+
+
+def _bus_setpoints(m, vset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voltage setpoint per bus (mean of its generators') and each generator's deviation from it."""
+    counts = np.bincount(m.gen_bus, minlength=m.n_bus)
+    sums = np.bincount(m.gen_bus, weights=vset, minlength=m.n_bus)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bus_v = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return bus_v, vset - bus_v[m.gen_bus]
+
+
+def _setpoint_power_flow(inst: GridInstance, pg: np.ndarray, bus_vset: np.ndarray) -> tuple[np.ndarray, bool]:
+    m = inst.model
+    gen_buses = np.unique(m.gen_bus)
+    pv = gen_buses[gen_buses != m.ref]
+    pq = np.setdiff1d(np.arange(m.n_bus), gen_buses)
+    pg_known = np.where(m.gen_bus == m.ref, 0.0, pg)
+    Sbus = bus_injections(inst, pg_known, np.zeros(m.n_gen))
+    V0 = np.ones(m.n_bus, dtype=complex)
+    V0[gen_buses] = bus_vset[gen_buses]
+    return newton_power_flow(m.Ybus, Sbus, V0, m.ref, pv, pq)
+
+
+def _generator_outputs(inst: GridInstance, V: np.ndarray, pg_answer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Generator P (slack from the flow) and Q (split by Q range at shared buses, as PYPOWER's pfsoln)."""
+    m = inst.model
+    S = V * np.conj(m.Ybus @ V) * m.base_mva
+    gen_p_bus = S.real + inst.pd_mw
+    gen_q_bus = S.imag + inst.qd_mvar
+    pg = pg_answer.copy()
+    at_ref = np.flatnonzero(m.gen_bus == m.ref)
+    pg[at_ref] = gen_p_bus[m.ref] / len(at_ref)
+    span = np.maximum(m.qmax - m.qmin, 1e-9)
+    share = span / np.bincount(m.gen_bus, weights=span, minlength=m.n_bus)[m.gen_bus]
+    qg = gen_q_bus[m.gen_bus] * share
+    return pg, qg
+
+
+
+class ACOPFEnv(FeasTextEnv):
+    """``gym.make("feasgym/ACOPF-case14-v0", perturbation=None, n_minus_1=False, answer_mode="full")``."""
+
+    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
+                 answer_mode: str = "full", tolerances: ACTolerances | None = None, **env_kwargs):
+        family = ACOPFFamily(case, perturbation=perturbation, n_minus_1=n_minus_1, answer_mode=answer_mode,
+                             tolerances=tolerances)
+        super().__init__(family, **env_kwargs)
