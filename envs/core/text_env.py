@@ -11,7 +11,7 @@ from .answer import MAX_ANSWER_CHARS, coerce_text, locate_answer
 from .cache import ReferenceCache
 from .family import ProblemFamily, values_from_solution
 from .repair import repair_prompt
-from .rewards import DEFAULT_OPTIMALITY_SCALE, combine, validate_weights
+from .weighting import DEFAULT_OPTIMALITY_SCALE, combine, validate_weights
 from .spaces import text_space
 
 SPLITS = {"train": 0, "test": 1, "ood": 2}
@@ -28,7 +28,7 @@ class FeasTextEnv(gym.Env):
     ``reset(seed=s, options={"instance": k})`` gives instance ``k`` of the stream seeded by
     ``s`` (same prompt in any process); without ``instance`` the stream advances by one.
     ``step(answer_text)`` never raises: it returns format, feasibility and optimality in
-    ``info`` and a weighted reward (see :mod:`feasgym.envs.core.rewards`).
+    ``info`` and a weighted reward (see :mod:`feasgym.envs.core.weighting`).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}

@@ -1,0 +1,1 @@
+"""One module per ``feasgym`` subcommand (see :mod:`feasgym.cli`)."""
