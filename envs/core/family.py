@@ -57,11 +57,26 @@ class ProblemFamily(ABC):
         """Map a solution of ``nominal()`` onto ``instance``'s ids (identity when ids agree)."""
         return solution
 
+    @abstractmethod
+    def features(self, instance: Any) -> np.ndarray:
+        """Fixed-length numeric description of the instance, entries of order 1.
+
+        The length depends only on the family's configuration (not on the draw), so numeric
+        agents (e.g. the stable-baselines3 wrapper) get a fixed-shape observation.
+        """
+
+    @abstractmethod
+    def value_bounds(self, instance: Any) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """Lower and upper bound of every answer field, aligned with the schema's ids.
+
+        Used to scale numeric actions and to draw random well-typed answers.
+        """
+
     def random_values(self, instance: Any, rng: np.random.Generator) -> Values:
-        """Well-typed random values inside each field's declared range."""
-        schema = self.schema(instance)
+        """Uniform random values inside each field's bounds."""
         return {
-            s.name: {f.name: rng.uniform(-1.0, 1.0, len(s.ids)) for f in s.fields} for s in schema.sections
+            section: {name: rng.uniform(lo, hi) for name, (lo, hi) in fields.items()}
+            for section, fields in self.value_bounds(instance).items()
         }
 
 

@@ -23,6 +23,7 @@ from .opf_solver import solve_acopf
 from .powerflow import newton_power_flow
 
 ANSWER_MODES = ("full", "setpoints")
+ANGLE_RANGE_DEG = 60.0  # range for random/numeric angles; PGLib optima stay well inside
 
 P_FIELD = Field("p_mw", 3, "MW", "generator active power output.")
 Q_FIELD = Field("q_mvar", 3, "MVAr", "generator reactive power output.")
@@ -179,16 +180,26 @@ class ACOPFFamily(ProblemFamily):
         add_limit_rows(report, inst, V, vm, va, pg, qg, tol, inst.labels, inst.limits)
         return m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
 
-    def random_values(self, inst: GridInstance, rng: np.random.Generator) -> Values:
+    def features(self, inst: GridInstance) -> np.ndarray:
+        """Loads in p.u. (P then Q per bus), plus a one-hot of the outaged branch for N-1."""
         m = inst.model
-        gens = {"p_mw": rng.uniform(m.pmin, m.pmax)}
-        if self.answer_mode == "full":
-            gens["q_mvar"] = rng.uniform(m.qmin, m.qmax)
-            buses = {"vm_pu": rng.uniform(m.vmin, m.vmax), "va_deg": rng.uniform(-30.0, 30.0, m.n_bus)}
-            buses["va_deg"][m.ref] = 0.0
-            return {"generators": gens, "buses": buses}
-        gens["vm_pu"] = rng.uniform(m.vmin[m.gen_bus], m.vmax[m.gen_bus])
-        return {"generators": gens}
+        parts = [inst.pd_mw / m.base_mva, inst.qd_mvar / m.base_mva]
+        if self.n_minus_1:
+            onehot = np.zeros(build_model(self.case).n_branch)
+            onehot[inst.outage] = 1.0
+            parts.append(onehot)
+        return np.concatenate(parts)
+
+    def value_bounds(self, inst: GridInstance) -> dict:
+        m = inst.model
+        gens = {"p_mw": (m.pmin, m.pmax)}
+        if self.answer_mode == "setpoints":
+            gens["vm_pu"] = (m.vmin[m.gen_bus], m.vmax[m.gen_bus])
+            return {"generators": gens}
+        gens["q_mvar"] = (m.qmin, m.qmax)
+        va_lo, va_hi = np.full(m.n_bus, -ANGLE_RANGE_DEG), np.full(m.n_bus, ANGLE_RANGE_DEG)
+        va_lo[m.ref] = va_hi[m.ref] = 0.0
+        return {"generators": gens, "buses": {"vm_pu": (m.vmin, m.vmax), "va_deg": (va_lo, va_hi)}}
 
     def objective_info(self) -> dict:
         return {"unit": "$/h", "sense": "min"}
