@@ -56,7 +56,7 @@ class ArenaRun:
     """One arena run over env sections x agents x instances (see :func:`run_arena`)."""
 
     def __init__(self, envs: list[EnvSpec], agents: dict[str, Agent], *, episodes: int, seed: int, split: str,
-                 out_dir: Path, progress: bool):
+                 out_dir: Path, progress: bool, redo_errors: bool = False):
         if episodes < 1:
             raise ValueError("episodes must be >= 1")
         if not agents:
@@ -65,6 +65,7 @@ class ArenaRun:
         self.episodes, self.seed, self.split = int(episodes), int(seed), split
         self.out_dir = out_dir
         self.progress = progress
+        self.redo_errors = bool(redo_errors)
         self.store = EpisodeStore(out_dir / "episodes.jsonl")
         self.reset_s = 0.0  # time spent loading instances (reference solves) in this session
 
@@ -99,7 +100,7 @@ class ArenaRun:
     # ---- the loop --------------------------------------------------------------------
     def run(self) -> dict:
         self.check_and_write_metadata()
-        todo = {(s.label, name): [k for k in range(self.episodes) if (s.label, name, k) not in self.store]
+        todo = {(s.label, name): [k for k in range(self.episodes) if not self._finished(s.label, name, k)]
                 for s in self.envs for name in self.agents}
         total = len(self.envs) * len(self.agents) * self.episodes
         from tqdm.auto import tqdm
@@ -125,6 +126,10 @@ class ArenaRun:
         finally:
             bar.close()
         return self.summarize()
+
+    def _finished(self, label: str, agent: str, k: int) -> bool:
+        record = self.store.records.get((label, agent, k))
+        return record is not None and not (self.redo_errors and record["error"] is not None)
 
     def _make_env(self, spec: EnvSpec) -> gym.Env:
         kwargs = dict(spec.kwargs)
@@ -196,13 +201,15 @@ def _answer_config(config: dict) -> dict:
 
 def run_arena(env_ids: Sequence, agents: Mapping[str, Agent | str], *, episodes: int = 50, seed: int = 0,
               out_dir: str | os.PathLike = "runs/arena", split: str = "test",
-              env_kwargs: Mapping[str, dict] | None = None, progress: bool = True) -> dict:
+              env_kwargs: Mapping[str, dict] | None = None, progress: bool = True,
+              redo_errors: bool = False) -> dict:
     """Run (or resume) a head-to-head comparison and return its summary.
 
     ``env_ids``: ids or ``(label, env_id, kwargs)`` tuples (e.g. an OOD variant under its own
     label). ``agents``: name -> :class:`Agent` or spec string for :func:`make_agent`.
     Writes ``episodes.jsonl``, ``run.json``, ``summary.json``, ``report.md`` and PNG plots
-    to ``out_dir``.
+    to ``out_dir``. Finished episodes found there are kept; with ``redo_errors`` the ones whose
+    agent reported an error (e.g. an API outage) are asked again and their rows replaced.
     """
     import feasgym  # noqa: F401  (registers the env ids)
 
@@ -210,7 +217,7 @@ def run_arena(env_ids: Sequence, agents: Mapping[str, Agent | str], *, episodes:
     built = {str(name): make_agent(agent) for name, agent in agents.items()}
     try:
         return ArenaRun(specs, built, episodes=episodes, seed=seed, split=split, out_dir=Path(out_dir),
-                        progress=progress).run()
+                        progress=progress, redo_errors=redo_errors).run()
     finally:
         for name, agent in built.items():
             if isinstance(agents[name], str):  # built here, so released here

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="instance stream seed")
     parser.add_argument("--split", default="test", choices=("train", "test", "ood"))
     parser.add_argument("--out", default="runs/compare", help="output folder (rerun to resume)")
+    parser.add_argument("--redo-errors", action="store_true",
+                        help="when resuming, ask again the episodes whose agent reported an error")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     agents = {name: make_agent(spec, **kwargs[name]) for name, spec in specs.items()}
     try:
         summary = run_arena(env_specs, agents, episodes=args.episodes, seed=args.seed, out_dir=args.out,
-                            split=args.split, progress=not args.no_progress)
+                            split=args.split, progress=not args.no_progress, redo_errors=args.redo_errors)
     finally:
         for agent in agents.values():
             agent.close()

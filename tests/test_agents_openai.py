@@ -1,0 +1,133 @@
+"""The OpenAI-compatible agent against a local chat-completions server (127.0.0.1, started here)."""
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from feasgym.agents import AnswerRequest, make_agent
+from feasgym.agents.arena import run_arena
+
+
+class FakeServer:
+    """Answers by the prompt's keyword: ok, fail500, flaky (500 once), slow, notjson, bad400."""
+
+    def __init__(self):
+        self.calls: dict[str, int] = {}
+        self.active = self.max_active = 0
+        self.auth: list[str | None] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = body["messages"][-1]["content"]
+                with server.lock:
+                    server.calls[prompt] = server.calls.get(prompt, 0) + 1
+                    server.auth.append(self.headers.get("Authorization"))
+                    server.active += 1
+                    server.max_active = max(server.max_active, server.active)
+                    n = server.calls[prompt]
+                try:
+                    self._answer(body, prompt, n)
+                finally:
+                    with server.lock:
+                        server.active -= 1
+
+            def _answer(self, body, prompt, n):
+                if self.path != "/v1/chat/completions":
+                    return self._send(404, b"not found")
+                if "fail500" in prompt or ("flaky" in prompt and n == 1) or ("AC optimal power flow" in prompt and n == 1):
+                    return self._send(500, b"internal error")
+                if "bad400" in prompt:
+                    return self._send(400, b'{"error": "bad request"}')
+                if "slow" in prompt:
+                    time.sleep(0.6)
+                if "notjson" in prompt:
+                    return self._send(200, b"<html>")
+                if "wait" in prompt:
+                    time.sleep(0.15)
+                reply = {"choices": [{"message": {"role": "assistant", "content": f"echo {body['model']}: {prompt}"},
+                                      "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 3}}
+                self._send(200, json.dumps(reply).encode())
+
+            def _send(self, code, data):
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = FakeServer()
+    yield s
+    s.close()
+
+
+def _agent(server, **kwargs):
+    kwargs = {"timeout_s": 0.3, "max_retries": 1, "backoff_s": 0.01, **kwargs}
+    return make_agent(f"openai:tiny-model@{server.url}", **kwargs)
+
+
+def test_answers_errors_and_retries(server, monkeypatch):
+    monkeypatch.setenv("FEASGYM_TEST_KEY", "sk-test")
+    agent = _agent(server, api_key_env="FEASGYM_TEST_KEY", concurrency=4)
+    prompts = ["ok one", "fail500 two", "flaky three", "slow four", "notjson five", "bad400 six"]
+    replies = agent.act([AnswerRequest(p) for p in prompts])
+    ok, fail, flaky, slow, notjson, bad = replies
+    assert ok.text == "echo tiny-model: ok one" and ok.error is None
+    assert (ok.prompt_tokens, ok.completion_tokens, ok.finish_reason) == (2, 3, "stop")
+    assert fail.text == "" and "HTTP 500" in fail.error and "2 attempts" in fail.error
+    assert server.calls["fail500 two"] == 2  # retried once, then recorded
+    assert flaky.error is None and flaky.text.endswith("flaky three") and flaky.extra["attempts"] == 2
+    assert "timeout" in slow.error and slow.text == ""
+    assert "not JSON" in notjson.error and server.calls["notjson five"] == 1
+    assert "HTTP 400" in bad.error and server.calls["bad400 six"] == 1  # client errors are not retried
+    assert set(server.auth) == {"Bearer sk-test"}
+
+
+def test_concurrency_is_limited(server):
+    agent = _agent(server, concurrency=2, api_key_env="FEASGYM_UNSET_KEY_FOR_TEST")
+    replies = agent.act([AnswerRequest(f"wait {i}") for i in range(6)])
+    assert all(r.error is None for r in replies)
+    assert [r.text for r in replies] == [f"echo tiny-model: wait {i}" for i in range(6)]
+    assert server.max_active == 2 and server.auth == [None] * 6
+
+
+def test_unreachable_server_is_an_error_per_episode():
+    agent = make_agent("openai:m@http://127.0.0.1:9/v1", timeout_s=0.5, max_retries=0)
+    reply = agent.act([AnswerRequest("hello")])[0]
+    assert reply.text == "" and "connection error" in reply.error
+
+
+def test_openai_agent_in_the_arena_records_errors_and_redoes_them(server, tmp_path):
+    # every AC-OPF prompt fails once with HTTP 500: without retries each episode records its error and the
+    # run goes on; a resumed run with redo_errors asks again and replaces the errored rows
+    env_id = "feasgym/ACOPF-case5-v0"
+    summary = run_arena([env_id], {"api": _agent(server, max_retries=0, concurrency=2)}, episodes=2,
+                        out_dir=tmp_path, progress=False)
+    stats = summary["envs"][env_id]["agents"]["api"]
+    assert stats["n"] == 2 and stats["errors"] == 2 and stats["format"]["mean"] == 0.0
+    summary = run_arena([env_id], {"api": _agent(server, max_retries=0, concurrency=2)}, episodes=2,
+                        out_dir=tmp_path, progress=False, redo_errors=True)
+    stats = summary["envs"][env_id]["agents"]["api"]
+    assert stats["n"] == 2 and stats["errors"] == 0 and stats["mean_completion_tokens"] == 3
+    assert sum(server.calls.values()) == 4
