@@ -53,6 +53,15 @@ class ProblemFamily(ABC):
         """Units and sense of the objective, for ``info['optimality']``."""
         return {"unit": "", "sense": "min"}
 
+    def answer_errors(self, instance: Any, values: Values, solution: dict) -> dict | None:
+        """Optional per-quantity error of the answer against the reference solution.
+
+        Calculation tasks (e.g. power flow) have one right answer, so how far each answered
+        quantity is from it is worth reporting beside feasibility; shown as
+        ``info['optimality']['errors']``. None (the default) adds nothing.
+        """
+        return None
+
     def relabel(self, instance: Any, solution: dict) -> dict:
         """Map a solution of ``nominal()`` onto ``instance``'s ids (identity when ids agree)."""
         return solution

@@ -120,6 +120,10 @@ class FeasTextEnv(gym.Env):
         if feas["feasible"] and objective is not None:
             gap = (objective - ref) / max(abs(ref), 1e-9)
         optimality = {"objective": objective, "reference_objective": ref, "gap": gap, **self.family.objective_info()}
+        with np.errstate(all="ignore"):
+            errors = self.family.answer_errors(self._instance, values, self._solution)
+        if errors is not None:
+            optimality["errors"] = errors
         reward, components = combine(fmt["score"], feas["score"], feas["feasible"], gap,
                                      self.reward_weights, self.optimality_scale)
         return {"format": fmt, "feasibility": feas, "optimality": optimality,

@@ -6,6 +6,10 @@ Answer modes:
 - ``"setpoints"``: the answer is generator P and voltage setpoints only; the env solves
   the AC power flow (slack bus takes the balance, PV buses their Q) and checks the
   resulting state. The slack generator's answered P is replaced by the power flow's.
+
+Out-of-distribution variants: ``ood="load" | "n-1" | "relabel"`` changes the instances of
+split "ood" only (see :mod:`feasgym.envs.grids.instance`); splits "train" and "test" keep
+the base distribution. Streams of different splits never share a draw.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from ..core.text_env import FeasTextEnv
 from . import render
 from .case import base_loads, build_model, instance_ppc, pglib_name
 from .checks import ACTolerances, Labels, add_balance_rows, add_limit_rows, bus_injections, limited_branches
-from .instance import GridInstance, LoadPerturbation, as_perturbation, default_ids, draw_grid_instance
+from .instance import GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids, draw_grid_instance
 from .opf_solver import solve_acopf
 from .powerflow import newton_power_flow
 
@@ -36,7 +40,7 @@ class ACOPFFamily(ProblemFamily):
     name = "ACOPF"
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
-                 answer_mode: str = "full", tolerances: ACTolerances | None = None):
+                 answer_mode: str = "full", tolerances: ACTolerances | None = None, ood: str | None = None):
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
         self.case = pglib_name(case)
@@ -44,16 +48,18 @@ class ACOPFFamily(ProblemFamily):
         self.n_minus_1 = bool(n_minus_1)
         self.answer_mode = answer_mode
         self.tolerances = tolerances or ACTolerances()
+        self.ood = check_ood(ood)
         build_model(self.case)  # fail fast on an unknown case
 
     def cache_key(self) -> str:
         # The answer mode does not change instances or references' source state, but the
         # stored values differ per mode, so it is part of the key.
-        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|{self.answer_mode}"
+        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|{self.answer_mode}|ood={self.ood}"
 
     # ---- generator -----------------------------------------------------------------
     def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
-        return self._prepare(draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1))
+        ood = self.ood if split == "ood" else None
+        return self._prepare(draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1, ood))
 
     def nominal(self) -> GridInstance:
         model = build_model(self.case)
@@ -181,12 +187,13 @@ class ACOPFFamily(ProblemFamily):
         return m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
 
     def features(self, inst: GridInstance) -> np.ndarray:
-        """Loads in p.u. (P then Q per bus), plus a one-hot of the outaged branch for N-1."""
+        """Loads in p.u. (P then Q per bus), plus a one-hot of the outaged branch when outages can occur."""
         m = inst.model
         parts = [inst.pd_mw / m.base_mva, inst.qd_mvar / m.base_mva]
-        if self.n_minus_1:
+        if self.n_minus_1 or self.ood == "n-1":
             onehot = np.zeros(build_model(self.case).n_branch)
-            onehot[inst.outage] = 1.0
+            if inst.outage is not None:
+                onehot[inst.outage] = 1.0
             parts.append(onehot)
         return np.concatenate(parts)
 
@@ -243,10 +250,11 @@ def _generator_outputs(inst: GridInstance, V: np.ndarray, pg_answer: np.ndarray)
 
 
 class ACOPFEnv(FeasTextEnv):
-    """``gym.make("feasgym/ACOPF-case14-v0", perturbation=None, n_minus_1=False, answer_mode="full")``."""
+    """``gym.make("feasgym/ACOPF-case14-v0", perturbation=None, n_minus_1=False, answer_mode="full", ood=None)``."""
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
-                 answer_mode: str = "full", tolerances: ACTolerances | None = None, **env_kwargs):
+                 answer_mode: str = "full", tolerances: ACTolerances | None = None, ood: str | None = None,
+                 **env_kwargs):
         family = ACOPFFamily(case, perturbation=perturbation, n_minus_1=n_minus_1, answer_mode=answer_mode,
-                             tolerances=tolerances)
+                             tolerances=tolerances, ood=ood)
         super().__init__(family, **env_kwargs)

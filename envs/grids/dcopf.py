@@ -1,0 +1,273 @@
+"""DC optimal power flow on PGLib grids: linearized dispatch, the family and its env class.
+
+The answer is every generator's active power. Branch flows and bus angles follow from the
+dispatch by the DC power flow with the reference bus as slack, so an answer cannot claim
+flows its dispatch does not produce. Checks: total power balance (lossless), generator
+limits, branch flow limits (rateA, one row per branch since DC flows are the same at both
+ends), angle-difference limits. Objective: the case's polynomial generation cost.
+
+Two DC branch models (``dc_model=``):
+
+- ``"matpower"`` (default): PYPOWER ``makeBdc``, susceptance 1/(x * tap) with phase-shifter
+  injections (``Pfinj``/``Pbusinj``); without them case300 flows are off by 49 MW.
+- ``"powermodels"``: susceptance x/(r^2 + x^2), taps and shifts ignored: the model behind
+  the DC column of PGLib's BASELINE.md (matches it to 1e-5 on case5..case300). The two
+  agree within 0.1% of cost on case5/14/57/118/300 but not on case30 (0.42%), whose lines
+  have large r/x.
+
+Shunt conductance ``gs_mw`` is a load at 1 p.u. voltage in both. Reference solutions come
+from HiGHS (convex QP, ``highspy``) on the B-theta formulation.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..core.constraints import ConstraintReport
+from ..core.family import ProblemFamily
+from ..core.qp import solve_qp
+from ..core.schema import AnswerSchema, Section, Values
+from ..core.text_env import FeasTextEnv
+from . import render
+from .acopf import P_FIELD
+from .case import base_loads, build_model, pglib_name
+from .checks import Labels, _Pick
+from .instance import GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids, draw_grid_instance
+
+DC_MODELS = ("matpower", "powermodels")
+
+
+@dataclass(frozen=True)
+class DCTolerances:
+    """Default tolerances and why (answers give P in MW with 3 decimals).
+
+    - ``balance_pu`` 1e-3 (0.1 MW on 100 MVA): rounding every generator to 1e-3 MW moves the
+      total by at most n_gen * 5e-4 MW (0.027 MW on case118).
+    - ``flow_pu`` 1e-3: a flow is a weighted sum of the same roundings with weights <= 1.
+    - ``gen_pu`` 1e-4: dispatch is written to 1e-3 MW; HiGHS holds bounds to ~1e-7.
+    - ``angle_deg`` 1e-3: angle differences inherit the rounding through the B matrix.
+    """
+
+    balance_pu: float = 1e-3
+    flow_pu: float = 1e-3
+    gen_pu: float = 1e-4
+    angle_deg: float = 1e-3
+
+
+@dataclass(frozen=True)
+class DCNetwork:
+    """DC power-flow matrices of one topology, p.u. on the case base, angles in radians."""
+
+    Bbus: sp.csr_matrix  # P_bus = Bbus @ theta + Pbusinj
+    Bf: sp.csr_matrix  # P_from = Bf @ theta + Pfinj
+    Pbusinj: np.ndarray
+    Pfinj: np.ndarray
+    nonref: np.ndarray  # bus indices other than the reference
+    angle_map: np.ndarray  # dense inverse of Bbus[nonref, nonref]: theta[nonref] from injections
+    flow_map: np.ndarray  # Bf[:, nonref] @ angle_map: branch flows from injections (PTDF)
+
+
+def dc_network(case: str, outage: int | None, dc_model: str) -> DCNetwork:
+    """The DC matrices of ``case`` minus branch row ``outage`` (cached per topology and model)."""
+    if dc_model not in DC_MODELS:
+        raise ValueError(f"dc_model must be one of {DC_MODELS}, got {dc_model!r}")
+    return _dc_network_cached(pglib_name(case), outage, dc_model)
+
+
+@lru_cache(maxsize=64)
+def _dc_network_cached(name: str, outage: int | None, dc_model: str) -> DCNetwork:
+    m = build_model(name, outage)
+    nb, nl = m.n_bus, m.n_branch
+    if dc_model == "matpower":
+        from pypower.makeBdc import makeBdc
+
+        bus = np.zeros((nb, 13))
+        bus[:, 0] = np.arange(nb)
+        branch = np.zeros((nl, 13))
+        branch[:, 0], branch[:, 1], branch[:, 3] = m.f, m.t, m.x
+        branch[:, 8], branch[:, 9], branch[:, 10] = m.tap, m.shift_deg, 1.0
+        with contextlib.redirect_stderr(io.StringIO()):
+            Bbus, Bf, Pbusinj, Pfinj = makeBdc(m.base_mva, bus, branch)
+    else:
+        b = m.x / (m.r ** 2 + m.x ** 2)
+        rows = np.r_[np.arange(nl), np.arange(nl)]
+        Cft = sp.csr_matrix((np.r_[np.ones(nl), -np.ones(nl)], (rows, np.r_[m.f, m.t])), shape=(nl, nb))
+        Bf = sp.diags(b) @ Cft
+        Bbus = Cft.T @ Bf
+        Pbusinj, Pfinj = np.zeros(nb), np.zeros(nl)
+    Bbus, Bf = sp.csr_matrix(Bbus), sp.csr_matrix(Bf)
+    nonref = np.flatnonzero(np.arange(nb) != m.ref)
+    angle_map = np.linalg.inv(Bbus[nonref][:, nonref].toarray())
+    flow_map = Bf[:, nonref] @ angle_map
+    return DCNetwork(Bbus, Bf, np.asarray(Pbusinj, dtype=float).ravel(), np.asarray(Pfinj, dtype=float).ravel(),
+                     nonref, angle_map, np.asarray(flow_map))
+
+
+def dc_state(inst: GridInstance, net: DCNetwork, pg: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Power mismatch (MW), bus angles (rad) and from-end flows (MW) of a dispatch; reference bus as slack."""
+    m = inst.model
+    inj = (np.bincount(m.gen_bus, weights=pg, minlength=m.n_bus) - inst.pd_mw - m.gs_mw) / m.base_mva
+    theta = np.zeros(m.n_bus)
+    theta[net.nonref] = net.angle_map @ (inj - net.Pbusinj)[net.nonref]
+    flows = (net.flow_map @ (inj - net.Pbusinj)[net.nonref] + net.Pfinj) * m.base_mva
+    return float(inj.sum() * m.base_mva), theta, flows
+
+
+def solve_dcopf(inst: GridInstance, net: DCNetwork) -> tuple[np.ndarray, float] | None:
+    """Optimal dispatch (MW) and cost ($/h) by HiGHS on the B-theta QP; None when not optimal."""
+    m = inst.model
+    base, ng, nb, nl = m.base_mva, m.n_gen, m.n_bus, m.n_branch
+    Cg = sp.csr_matrix((np.ones(ng), (m.gen_bus, np.arange(ng))), shape=(nb, ng))
+    rows = np.r_[np.arange(nl), np.arange(nl)]
+    Cft = sp.csr_matrix((np.r_[np.ones(nl), -np.ones(nl)], (rows, np.r_[m.f, m.t])), shape=(nl, nb))
+    limited = np.flatnonzero(np.isfinite(m.rate_mva))
+    A = sp.vstack([
+        sp.hstack([Cg, -base * net.Bbus]),  # generation - base * (Bbus theta) = load + gs + base * Pbusinj
+        sp.hstack([sp.csr_matrix((len(limited), ng)), base * net.Bf[limited]]),
+        sp.hstack([sp.csr_matrix((nl, ng)), Cft]),
+    ])
+    balance = inst.pd_mw + m.gs_mw + base * net.Pbusinj
+    flow_shift = base * net.Pfinj[limited]
+    row_lo = np.r_[balance, -m.rate_mva[limited] - flow_shift, np.deg2rad(m.angmin_deg)]
+    row_hi = np.r_[balance, m.rate_mva[limited] - flow_shift, np.deg2rad(m.angmax_deg)]
+    col_lo = np.r_[m.pmin, np.full(nb, -np.inf)]
+    col_hi = np.r_[m.pmax, np.full(nb, np.inf)]
+    col_lo[ng + m.ref] = col_hi[ng + m.ref] = 0.0
+    Q = sp.diags(np.r_[2 * m.cost[:, 0], np.zeros(nb)])
+    x = solve_qp(np.r_[m.cost[:, 1], np.zeros(nb)], A, row_lo, row_hi, col_lo, col_hi, Q, float(m.cost[:, 2].sum()))
+    if x is None:
+        return None
+    pg = np.clip(x[:ng], m.pmin, m.pmax)
+    return pg, m.gen_cost(pg)
+
+
+class DCOPFFamily(ProblemFamily):
+    name = "DCOPF"
+
+    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
+                 dc_model: str = "matpower", tolerances: DCTolerances | None = None, ood: str | None = None):
+        self.case = pglib_name(case)
+        self.perturbation = as_perturbation(perturbation)
+        self.n_minus_1 = bool(n_minus_1)
+        self.dc_model = dc_model
+        self.tolerances = tolerances or DCTolerances()
+        self.ood = check_ood(ood)
+        dc_network(self.case, None, dc_model)  # fail fast on an unknown case or model
+
+    def cache_key(self) -> str:
+        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|{self.dc_model}|ood={self.ood}"
+
+    # ---- generator -----------------------------------------------------------------
+    def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
+        ood = self.ood if split == "ood" else None
+        return self._prepare(draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1, ood))
+
+    def nominal(self) -> GridInstance:
+        model = build_model(self.case)
+        pd, qd = base_loads(self.case)
+        return self._prepare(GridInstance(self.case, model, pd, qd, None, *default_ids(model)))
+
+    def _prepare(self, inst: GridInstance) -> GridInstance:
+        m = inst.model
+        inst.labels = Labels(inst)
+        inst.net = dc_network(self.case, inst.outage, self.dc_model)
+        inst.flow_idx = np.flatnonzero(np.isfinite(m.rate_mva))
+        inst.angle_idx = np.flatnonzero((m.angmin_deg > -360) | (m.angmax_deg < 360))
+        return inst
+
+    def solve(self, inst: GridInstance) -> dict | None:
+        result = solve_dcopf(inst, inst.net)
+        if result is None:
+            return None
+        pg, cost = result
+        return {"values": {"generators": {"p_mw": pg.tolist()}}, "objective": cost}
+
+    # ---- schema and prompt ---------------------------------------------------------
+    def schema(self, inst: GridInstance) -> AnswerSchema:
+        return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD,)),))
+
+    def render(self, inst: GridInstance) -> str:
+        m, tol = inst.model, self.tolerances
+        base = m.base_mva
+        ref = inst.bus_ids[m.ref]
+        if self.dc_model == "matpower":
+            flow = ("flow(from -> to) = base_mva * (va_from - va_to - shift) / (x_pu * tap), angles and shift (shift_deg) in radians, "
+                    "tap 0 read as 1 (MATPOWER's DC model: r and b_pu are ignored)")
+        else:
+            flow = ("flow(from -> to) = base_mva * (va_from - va_to) * x_pu / (r_pu^2 + x_pu^2), angles in radians "
+                    "(PowerModels' DC model: tap, shift_deg and b_pu are ignored)")
+        rules = [
+            f"- Power balance: total generation = total load pd_mw + total shunt gs_mw (tolerance {tol.balance_pu * base:g} MW).",
+            f"- Generator output within [pmin_mw, pmax_mw] (tolerance {tol.gen_pu * base:g} MW).",
+            f"- |flow| at most rate_a_mva on every branch (tolerance {tol.flow_pu * base:g} MW; 'none' = no limit).",
+            f"- Angle difference va(from) - va(to) within [angmin_deg, angmax_deg] (tolerance {tol.angle_deg:g} deg).",
+        ]
+        schema = self.schema(inst)
+        parts = [
+            "Task: solve the DC optimal power flow (DC-OPF) for the grid below: give every generator's active "
+            "power output so that all constraints hold, at minimum total generation cost.",
+            f"DC model: lossless, voltage magnitudes 1 p.u., reactive power ignored. Base power {base:g} MVA. "
+            f"Branch {flow}. Each bus: generation - pd_mw - gs_mw = sum of flows leaving the bus. Bus angles "
+            f"and flows are those of the DC power flow of your dispatch, with reference bus {ref} at angle 0 "
+            "taking up any imbalance.",
+            "Cost of each generator: c2*P^2 + c1*P + c0 $/h with P in MW.",
+            "Constraints:\n" + "\n".join(rules),
+            render.bus_table(inst, limits=False),
+            render.gen_table(inst),
+            render.branch_table(inst),
+            "Answer: reply with one JSON object (if you write several, the last one is scored), exactly this layout:",
+            schema.skeleton(),
+            "Fields:\n" + schema.describe_fields(),
+        ]
+        return "\n\n".join(parts) + "\n"
+
+    # ---- checker -------------------------------------------------------------------
+    def check(self, inst: GridInstance, values: Values) -> tuple[ConstraintReport, float | None]:
+        m, tol, labels = inst.model, self.tolerances, inst.labels
+        base = m.base_mva
+        pg = values["generators"]["p_mw"]
+        report = ConstraintReport()
+        mismatch, theta, flows = dc_state(inst, inst.net, pg)
+        report.residual("p_balance", [mismatch], tolerance=tol.balance_pu * base, unit="MW", labels=("system",),
+                        description="total generation = total load + shunt (lossless DC)")
+        report.bounds("gen_p", pg, m.pmin, m.pmax, tolerance=tol.gen_pu * base, unit="MW", labels=labels.gen,
+                      description="generator active power limits")
+        fi, ai = inst.flow_idx, inst.angle_idx
+        report.bounds("branch_flow", np.abs(flows[fi]), -np.inf, m.rate_mva[fi], tolerance=tol.flow_pu * base,
+                      unit="MW", labels=_Pick(labels.branch, fi), description="DC branch flow limit (rateA)")
+        diff = np.rad2deg(theta[m.f[ai]] - theta[m.t[ai]])
+        report.bounds("angle_diff", diff, m.angmin_deg[ai], m.angmax_deg[ai], tolerance=tol.angle_deg, unit="deg",
+                      labels=_Pick(labels.branch, ai), description="voltage angle difference limits across each branch")
+        return report, m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
+
+    def features(self, inst: GridInstance) -> np.ndarray:
+        """Active loads in p.u. per bus, plus a one-hot of the outaged branch when outages can occur."""
+        parts = [inst.pd_mw / inst.model.base_mva]
+        if self.n_minus_1 or self.ood == "n-1":
+            onehot = np.zeros(build_model(self.case).n_branch)
+            if inst.outage is not None:
+                onehot[inst.outage] = 1.0
+            parts.append(onehot)
+        return np.concatenate(parts)
+
+    def value_bounds(self, inst: GridInstance) -> dict:
+        m = inst.model
+        return {"generators": {"p_mw": (m.pmin, m.pmax)}}
+
+    def objective_info(self) -> dict:
+        return {"unit": "$/h", "sense": "min"}
+
+
+class DCOPFEnv(FeasTextEnv):
+    """``gym.make("feasgym/DCOPF-case14-v0", dc_model="matpower", perturbation=..., n_minus_1=False, ood=None)``."""
+
+    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
+                 dc_model: str = "matpower", tolerances: DCTolerances | None = None, ood: str | None = None,
+                 **env_kwargs):
+        super().__init__(DCOPFFamily(case, perturbation=perturbation, n_minus_1=n_minus_1, dc_model=dc_model,
+                                     tolerances=tolerances, ood=ood), **env_kwargs)

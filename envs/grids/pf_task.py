@@ -1,0 +1,218 @@
+"""AC power flow on PGLib grids: given loads and generator setpoints, answer the solved state.
+
+The Newton-Raphson diagnostic: there is nothing to optimize, one physical answer exists,
+and a model that recalls a template of the case instead of computing the physics fails
+the power-balance rows. Each instance draws perturbed loads (as the other grid families)
+and generator setpoints: active power around an equal-loading dispatch of the drawn load
+(per-generator factor U[0.85, 1.15]), voltage setpoints U[1.00, 1.05] p.u. at generator
+buses. The reference bus takes up the active balance (losses); generator buses supply
+the reactive power that holds their voltage. No limits are enforced: it is a power flow.
+
+Reference: the AC power flow from those setpoints (lightsim2grid / PYPOWER Newton-Raphson,
+shared with AC-OPF's setpoint mode; a test checks it against PYPOWER ``runpf``).
+Feasibility: P and Q balance at every bus within the AC-OPF tolerances (same decimals),
+voltage and active-power setpoints held, reference angle 0. ``info['optimality']['errors']``
+gives the largest error per quantity against the true power-flow solution.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.constraints import ConstraintReport
+from ..core.family import ProblemFamily, values_from_solution
+from ..core.schema import AnswerSchema, Section, Values
+from ..core.text_env import FeasTextEnv
+from . import render
+from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, _generator_outputs, _setpoint_power_flow
+from .case import base_loads, build_model, pglib_name
+from .checks import ACTolerances, Labels, _Pick, add_balance_rows
+from .instance import GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids, draw_grid_instance
+
+DISPATCH_SPREAD = 0.15  # per-generator factor U[1 - s, 1 + s] on the equal-loading dispatch
+VSET_RANGE = (1.0, 1.05)  # generator-bus voltage setpoints, p.u.
+VSET_NOMINAL = 1.02
+SANE_VM = (0.7, 1.3)  # a solution outside this band is a low-voltage/divergent branch: redraw
+
+
+class PowerFlowFamily(ProblemFamily):
+    name = "PowerFlow"
+
+    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
+                 tolerances: ACTolerances | None = None, ood: str | None = None):
+        self.case = pglib_name(case)
+        self.perturbation = as_perturbation(perturbation)
+        self.n_minus_1 = bool(n_minus_1)
+        self.tolerances = tolerances or ACTolerances()
+        self.ood = check_ood(ood)
+        build_model(self.case)  # fail fast on an unknown case
+
+    def cache_key(self) -> str:
+        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|ood={self.ood}|spread={DISPATCH_SPREAD}|{VSET_RANGE}"
+
+    # ---- generator -----------------------------------------------------------------
+    def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
+        ood = self.ood if split == "ood" else None
+        inst = draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1, ood)
+        return self._prepare(inst, *_setpoints(inst, rng))
+
+    def nominal(self) -> GridInstance:
+        model = build_model(self.case)
+        pd, qd = base_loads(self.case)
+        inst = GridInstance(self.case, model, pd, qd, None, *default_ids(model))
+        return self._prepare(inst, *_setpoints(inst, None))
+
+    def _prepare(self, inst: GridInstance, p_set: np.ndarray, v_bus: np.ndarray) -> GridInstance:
+        m = inst.model
+        inst.labels = Labels(inst)
+        inst.p_set = p_set  # NaN for generators at the reference bus (they take the balance)
+        inst.v_bus = v_bus  # NaN at buses without a generator
+        inst.gen_buses = np.unique(m.gen_bus)
+        inst.fixed_p = np.flatnonzero(m.gen_bus != m.ref)
+        return inst
+
+    def solve(self, inst: GridInstance) -> dict | None:
+        m = inst.model
+        pg_known = np.where(np.isnan(inst.p_set), 0.0, inst.p_set)
+        V, converged = _setpoint_power_flow(inst, pg_known, inst.v_bus)
+        vm = np.abs(V)
+        if not converged or vm.min() < SANE_VM[0] or vm.max() > SANE_VM[1]:
+            return None
+        pg, qg = _generator_outputs(inst, V, pg_known)
+        va = np.rad2deg(np.angle(V))
+        va = va - va[m.ref]
+        values = {"generators": {"p_mw": pg, "q_mvar": qg}, "buses": {"vm_pu": vm, "va_deg": va}}
+        return {
+            "values": {s: {f: np.asarray(c, dtype=float).tolist() for f, c in fs.items()} for s, fs in values.items()},
+            "objective": float(pg.sum()),
+        }
+
+    # ---- schema and prompt ---------------------------------------------------------
+    def schema(self, inst: GridInstance) -> AnswerSchema:
+        return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, Q_FIELD)),
+                             Section("buses", inst.bus_ids, (VM_FIELD, VA_FIELD))))
+
+    def render(self, inst: GridInstance) -> str:
+        m, tol = inst.model, self.tolerances
+        base = m.base_mva
+        ref = inst.bus_ids[m.ref]
+        schema = self.schema(inst)
+        rules = [
+            f"- AC power balance at every bus, P and Q, within {tol.balance_pu:g} p.u. "
+            f"({tol.balance_pu * base:g} MW / MVAr): generation - load - shunt = sum of branch flows.",
+            f"- Every generator bus holds its voltage setpoint v_set_pu (tolerance {tol.vm_pu:g} p.u.).",
+            f"- Every generator not at the reference bus produces its p_set_mw (tolerance {tol.gen_pu * base:g} MW).",
+            f"- Reference bus {ref} has angle 0; its generators supply the remaining active power (losses included).",
+            "- Generators sharing a bus may split its reactive power in any way: only the bus total is checked.",
+            "- No limits are enforced (generator limits are listed for information only).",
+        ]
+        setpoints = {"p_set_mw": inst.p_set, "v_set_pu": inst.v_bus[m.gen_bus]}
+        parts = [
+            "Task: solve the AC power flow for the grid below. Loads and generator setpoints are given; "
+            "find the resulting steady state: every bus's voltage magnitude and angle, and every generator's "
+            "active and reactive power output.",
+            f"Base power: {base:g} MVA. Power in MW / MVAr, voltages in p.u., angles in degrees.",
+            render.BRANCH_MODEL,
+            "Conditions:\n" + "\n".join(rules),
+            render.bus_table(inst, limits=False),
+            render.gen_table(inst, costs=False, extra=setpoints),
+            render.branch_table(inst),
+            "Answer: reply with one JSON object (if you write several, the last one is scored), exactly this layout:",
+            schema.skeleton(),
+            "Fields:\n" + schema.describe_fields(),
+        ]
+        return "\n\n".join(parts) + "\n"
+
+    # ---- checker -------------------------------------------------------------------
+    def check(self, inst: GridInstance, values: Values) -> tuple[ConstraintReport, float | None]:
+        m, tol, labels = inst.model, self.tolerances, inst.labels
+        report = ConstraintReport()
+        pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
+        vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
+        V = vm * np.exp(1j * np.deg2rad(va))
+        add_balance_rows(report, inst, V, pg, qg, tol, labels)
+        gb, fixed = inst.gen_buses, inst.fixed_p
+        report.residual("vm_setpoint", vm[gb] - inst.v_bus[gb], tolerance=tol.vm_pu, unit="p.u.",
+                        labels=_Pick(labels.bus, gb), description="generator buses hold their voltage setpoint")
+        report.residual("p_setpoint", pg[fixed] - inst.p_set[fixed], tolerance=tol.gen_pu * m.base_mva, unit="MW",
+                        labels=_Pick(labels.gen, fixed),
+                        description="generators outside the reference bus produce their active power setpoint")
+        report.residual("ref_angle", va[m.ref:m.ref + 1], tolerance=tol.angle_deg, unit="deg",
+                        labels=(labels.bus[m.ref],), description="reference bus angle is 0")
+        return report, float(pg.sum()) if np.all(np.isfinite(pg)) else None
+
+    def answer_errors(self, inst: GridInstance, values: Values, solution: dict) -> dict:
+        """Largest absolute error per quantity against the true power flow (None where values are missing).
+
+        Generator P and Q are compared as bus totals, since any split at a shared bus is right.
+        """
+        m = inst.model
+        true = values_from_solution(solution)
+
+        def worst(answer, reference):
+            diff = np.abs(np.asarray(answer) - np.asarray(reference))
+            return None if np.any(np.isnan(diff)) else float(diff.max())
+
+        def per_bus(col):
+            return np.bincount(m.gen_bus, weights=col, minlength=m.n_bus)[inst.gen_buses]
+
+        return {
+            "vm_pu": worst(values["buses"]["vm_pu"], true["buses"]["vm_pu"]),
+            "va_deg": worst(values["buses"]["va_deg"], true["buses"]["va_deg"]),
+            "p_mw": worst(per_bus(values["generators"]["p_mw"]), per_bus(true["generators"]["p_mw"])),
+            "q_mvar": worst(per_bus(values["generators"]["q_mvar"]), per_bus(true["generators"]["q_mvar"])),
+            "description": "max |answer - true power flow| per quantity; generator P/Q as bus totals",
+        }
+
+    def features(self, inst: GridInstance) -> np.ndarray:
+        """Loads (P, Q per bus) and setpoints (P per generator, 0 at the reference; V per generator), p.u.;
+        plus a one-hot of the outaged branch when outages can occur."""
+        m = inst.model
+        parts = [inst.pd_mw / m.base_mva, inst.qd_mvar / m.base_mva,
+                 np.nan_to_num(inst.p_set) / m.base_mva, inst.v_bus[m.gen_bus]]
+        if self.n_minus_1 or self.ood == "n-1":
+            onehot = np.zeros(build_model(self.case).n_branch)
+            if inst.outage is not None:
+                onehot[inst.outage] = 1.0
+            parts.append(onehot)
+        return np.concatenate(parts)
+
+    def value_bounds(self, inst: GridInstance) -> dict:
+        m = inst.model
+        va_lo, va_hi = np.full(m.n_bus, -ANGLE_RANGE_DEG), np.full(m.n_bus, ANGLE_RANGE_DEG)
+        va_lo[m.ref] = va_hi[m.ref] = 0.0
+        return {"generators": {"p_mw": (m.pmin, m.pmax), "q_mvar": (m.qmin, m.qmax)},
+                "buses": {"vm_pu": (m.vmin, m.vmax), "va_deg": (va_lo, va_hi)}}
+
+    def objective_info(self) -> dict:
+        return {"unit": "MW", "sense": "min",
+                "description": "total generator active power (load + losses); a power flow has one right value"}
+
+
+def _setpoints(inst: GridInstance, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+    """Generator P setpoints (NaN at the reference bus) and bus voltage setpoints (NaN without a generator).
+
+    Equal loading of every generator's range for the drawn load, times a per-generator factor
+    (none for the nominal instance); values rounded to what the prompt shows (0.1 MW, 1e-3 p.u.).
+    """
+    m = inst.model
+    span = m.pmax - m.pmin
+    demand = inst.pd_mw.sum() + m.gs_mw.sum()
+    loading = float(np.clip((demand - m.pmin.sum()) / max(span.sum(), 1e-9), 0.0, 1.0))
+    factor = np.ones(m.n_gen) if rng is None else rng.uniform(1 - DISPATCH_SPREAD, 1 + DISPATCH_SPREAD, m.n_gen)
+    p_set = np.round(m.pmin + span * np.clip(loading * factor, 0.0, 1.0), 1)
+    p_set[m.gen_bus == m.ref] = np.nan
+    v = np.full(m.n_bus, VSET_NOMINAL) if rng is None else rng.uniform(*VSET_RANGE, m.n_bus)
+    v = np.round(np.clip(v, m.vmin, m.vmax), 3)
+    v_bus = np.full(m.n_bus, np.nan)
+    gen_buses = np.unique(m.gen_bus)
+    v_bus[gen_buses] = v[gen_buses]
+    return p_set, v_bus
+
+
+class PowerFlowEnv(FeasTextEnv):
+    """``gym.make("feasgym/PowerFlow-case14-v0", perturbation=..., n_minus_1=False, ood=None)``."""
+
+    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
+                 tolerances: ACTolerances | None = None, ood: str | None = None, **env_kwargs):
+        super().__init__(PowerFlowFamily(case, perturbation=perturbation, n_minus_1=n_minus_1,
+                                         tolerances=tolerances, ood=ood), **env_kwargs)

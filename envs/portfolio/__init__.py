@@ -1,0 +1,1 @@
+"""Portfolio selection: a non-grid constrained optimization family (minimum-variance, factor model)."""
