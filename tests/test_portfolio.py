@@ -171,4 +171,4 @@ def test_features_have_a_fixed_length_per_size():
 
 def test_invalid_size_is_rejected():
     with pytest.raises(ValueError):
-        make(2)
+        make(10, n_assets=2)
