@@ -183,7 +183,8 @@ class ACOPFFamily(ProblemFamily):
         else:
             vm, va = np.abs(V), np.rad2deg(np.angle(V))
             pg, qg = _generator_outputs(inst, V, pg_answer)
-        add_limit_rows(report, inst, V, vm, va, pg, qg, tol, inst.labels, inst.limits)
+        add_limit_rows(report, inst, V, vm, va, pg, qg, tol, inst.labels, inst.limits,
+                       derived_p=np.flatnonzero(m.gen_bus == m.ref))
         return m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
 
     def features(self, inst: GridInstance) -> np.ndarray:

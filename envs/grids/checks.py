@@ -27,6 +27,10 @@ class ACTolerances:
       sit ~5e-6 beyond a bound.
     - ``gen_pu`` 1e-4 (0.01 MW on 100 MVA): dispatch is written to 1e-3 MW.
     - ``angle_deg`` 1e-3: angles are written to 1e-4 degrees.
+    - ``derived_gen_pu`` 1e-2 (setpoint answers only): generator outputs the power flow
+      computes (reference-bus P, every Q) move by up to ~3e-4 p.u. when voltage setpoints
+      are rounded to 1e-5 (large bus susceptances amplify them); they get the same 1e-2 p.u.
+      allowance as power balance has in full-state answers.
     """
 
     balance_pu: float = 1e-2
@@ -34,6 +38,7 @@ class ACTolerances:
     vm_pu: float = 1e-4
     gen_pu: float = 1e-4
     angle_deg: float = 1e-3
+    derived_gen_pu: float = 1e-2
 
 
 class Labels:
@@ -74,16 +79,31 @@ def add_balance_rows(report: ConstraintReport, inst: GridInstance, V: np.ndarray
 
 
 def add_limit_rows(report: ConstraintReport, inst: GridInstance, V: np.ndarray, vm, va_deg, pg, qg,
-                   tol: ACTolerances, labels: Labels, limits: tuple[np.ndarray, np.ndarray]) -> None:
-    """Voltage, generator, branch-flow and angle-difference limits of one AC state."""
+                   tol: ACTolerances, labels: Labels, limits: tuple[np.ndarray, np.ndarray],
+                   derived_p: np.ndarray | None = None) -> None:
+    """Voltage, generator, branch-flow and angle-difference limits of one AC state.
+
+    ``derived_p`` (setpoint answers) lists generators whose P the power flow computed;
+    their P rows and every Q row are then checked with ``tol.derived_gen_pu``.
+    """
     m = inst.model
     base = m.base_mva
     report.bounds("bus_vm", vm, m.vmin, m.vmax, tolerance=tol.vm_pu, unit="p.u.", labels=labels.bus,
                   description="bus voltage magnitude limits")
-    report.bounds("gen_p", pg, m.pmin, m.pmax, tolerance=tol.gen_pu * base, unit="MW", labels=labels.gen,
-                  description="generator active power limits")
-    report.bounds("gen_q", qg, m.qmin, m.qmax, tolerance=tol.gen_pu * base, unit="MVAr", labels=labels.gen,
-                  description="generator reactive power limits")
+    if derived_p is None:
+        report.bounds("gen_p", pg, m.pmin, m.pmax, tolerance=tol.gen_pu * base, unit="MW", labels=labels.gen,
+                      description="generator active power limits")
+        report.bounds("gen_q", qg, m.qmin, m.qmax, tolerance=tol.gen_pu * base, unit="MVAr", labels=labels.gen,
+                      description="generator reactive power limits")
+    else:
+        answered = np.setdiff1d(np.arange(m.n_gen), derived_p)
+        report.bounds("gen_p", pg[answered], m.pmin[answered], m.pmax[answered], tolerance=tol.gen_pu * base,
+                      unit="MW", labels=_Pick(labels.gen, answered), description="generator active power limits")
+        report.bounds("slack_p", pg[derived_p], m.pmin[derived_p], m.pmax[derived_p],
+                      tolerance=tol.derived_gen_pu * base, unit="MW", labels=_Pick(labels.gen, derived_p),
+                      description="active power limits of reference-bus generators (set by the power flow)")
+        report.bounds("gen_q", qg, m.qmin, m.qmax, tolerance=tol.derived_gen_pu * base, unit="MVAr",
+                      labels=labels.gen, description="generator reactive power limits (set by the power flow)")
     flow_idx, angle_idx = limits
     s_from = np.abs(V[m.f] * np.conj(m.Yf @ V)) * base
     s_to = np.abs(V[m.t] * np.conj(m.Yt @ V)) * base
