@@ -2,12 +2,15 @@
 
 Each completion is scored against the instance its dataset row names (columns ``env_id``,
 ``seed``, ``split``, ``instance``; see :func:`instance_columns`), exactly as
-``env.unwrapped.score`` would. A row of another env id gets ``None`` (TRL skips it).
+``env.unwrapped.score`` would. A row of another env id gets ``None`` (TRL skips it). When the
+row also carries ``prompt_hash`` (exported datasets do), the rebuilt prompt must hash the same,
+so a dataset exported with other env kwargs or another feasgym version fails loudly instead of
+being scored against the wrong instance.
 
 Use with TRL::
 
     rewards = trl_reward_functions("feasgym/ACOPF-case5-v0")
-    GRPOConfig(..., reward_weights=[0.0, 1.0, 0.0], multi_objective_aggregation="normalize_then_sum")
+    GRPOConfig(..., reward_weights=[0.1, 1.0, 0.3], multi_objective_aggregation="normalize_then_sum")
     GRPOTrainer(model=..., reward_funcs=rewards, args=config, train_dataset=dataset)
 
 ``reward_weights`` follows the order format, feasibility, optimality.
@@ -23,6 +26,9 @@ import gymnasium as gym
 from .core.weighting import optimality_credit
 
 INSTANCE_COLUMNS = ("env_id", "seed", "split", "instance")
+"""Columns that address an instance (``env_id`` may be omitted: the functions' own id is assumed)."""
+CHECK_COLUMN = "prompt_hash"
+"""Optional column: the first 16 hex digits of the prompt's SHA-256, verified when present."""
 REWARD_NAMES = ("format_reward", "feasibility_reward", "optimality_reward")
 
 
@@ -44,10 +50,10 @@ def completion_text(completion: Any) -> str:
 
 
 def instance_columns(env: gym.Env) -> dict:
-    """The dataset columns that address the env's current instance."""
+    """The dataset columns that address the env's current instance (plus its ``prompt_hash``)."""
     key = env.unwrapped.instance_key
     return {"env_id": env.spec.id if env.spec else "", "seed": key["seed"], "split": key["split"],
-            "instance": key["instance"]}
+            "instance": key["instance"], CHECK_COLUMN: key["prompt_hash"]}
 
 
 class EnvScorer:
@@ -65,21 +71,34 @@ class EnvScorer:
         self._memory: OrderedDict = OrderedDict()
         self._size = memory
 
-    def score(self, seed: int, split: str, instance: int, answer: str) -> dict:
-        key = (int(seed), str(split), int(instance), hashlib.sha1(answer.encode("utf-8", "replace")).hexdigest())
+    def score(self, seed: int, split: str, instance: int, answer: str, prompt_hash: str | None = None) -> dict:
+        """``env.unwrapped.score(answer)`` on instance ``instance`` of the ``split`` stream seeded by ``seed``."""
+        address = (int(seed), str(split), int(instance))
+        key = address + (hashlib.sha1(answer.encode("utf-8", "replace")).hexdigest(),)
+        env = self._env(address[1])
+        if self._current.get(address[1]) != address:
+            env.reset(seed=address[0], options={"instance": address[2]})
+            self._current[address[1]] = address
+        if prompt_hash is not None and prompt_hash != env.unwrapped.instance_key[CHECK_COLUMN]:
+            raise ValueError(
+                f"{self.env_id} seed={address[0]} split={address[1]} instance={address[2]}: the dataset row's "
+                f"prompt_hash {prompt_hash} differs from the rebuilt prompt's "
+                f"{env.unwrapped.instance_key[CHECK_COLUMN]}; build the reward functions with the env kwargs "
+                "(and feasgym version) the dataset was exported with"
+            )
         hit = self._memory.get(key)
         if hit is not None:
             self._memory.move_to_end(key)
             return hit
-        env = self._env(str(split))
-        if self._current.get(split) != key[:3]:
-            env.reset(seed=key[0], options={"instance": key[2]})
-            self._current[split] = key[:3]
         result = env.unwrapped.score(answer)
         self._memory[key] = result
         if len(self._memory) > self._size:
             self._memory.popitem(last=False)
         return result
+
+    @property
+    def optimality_scale(self) -> float:
+        return self._env("train").unwrapped.optimality_scale
 
     def _env(self, split: str) -> gym.Env:
         if split not in self._envs:
@@ -90,27 +109,39 @@ class EnvScorer:
 def trl_reward_functions(env_id: str, *, optimality_scale: float | None = None, **env_kwargs) -> list[Callable]:
     """``[format_reward, feasibility_reward, optimality_reward]`` for one env id.
 
+    ``env_kwargs`` go to ``gym.make`` and must match those the dataset was built with.
+
     - ``format_reward``: the format score in [0, 1].
     - ``feasibility_reward``: 1.0 if every constraint holds, else the constraint-satisfaction
       rate times 0.5, so a fully feasible answer always beats any infeasible one.
     - ``optimality_reward``: 1 at or below the reference cost, falling to 0 at the env's
-      optimality scale (5% gap); 0 when infeasible.
+      ``optimality_scale`` relative gap (default 5%); 0 when infeasible.
     """
     import feasgym.envs  # noqa: F401  (registers the ids)
 
+    if optimality_scale is not None:
+        env_kwargs["optimality_scale"] = float(optimality_scale)
     scorer = EnvScorer(env_id, env_kwargs)
-    scale = optimality_scale
 
     def _scores(completions, columns) -> list[dict | None]:
         n = len(completions)
-        env_ids = columns.get("env_id", [env_id] * n)
+        env_ids = columns.get("env_id")
+        env_ids = [env_id] * n if env_ids is None else env_ids
+        missing = [c for c in INSTANCE_COLUMNS[1:] if c not in columns]
+        if missing:
+            raise ValueError(
+                f"feasgym reward functions need the dataset columns {list(INSTANCE_COLUMNS)} (from "
+                f"feasgym.datasets.export_dataset or instance_columns(env)); missing: {missing}"
+            )
+        hashes = columns.get(CHECK_COLUMN)
+        hashes = [None] * n if hashes is None else hashes
         out = []
         for i, completion in enumerate(completions):
             if env_ids[i] != env_id:
                 out.append(None)
                 continue
             out.append(scorer.score(columns["seed"][i], columns["split"][i], columns["instance"][i],
-                                    completion_text(completion)))
+                                    completion_text(completion), hashes[i]))
         return out
 
     def format_reward(prompts=None, completions=(), **columns) -> list[float | None]:
@@ -120,14 +151,7 @@ def trl_reward_functions(env_id: str, *, optimality_scale: float | None = None, 
         return [None if s is None else feasibility_value(s) for s in _scores(completions, columns)]
 
     def optimality_reward(prompts=None, completions=(), **columns) -> list[float | None]:
-        out = []
-        for s in _scores(completions, columns):
-            if s is None:
-                out.append(None)
-            else:
-                kwargs = {} if scale is None else {"scale": scale}
-                out.append(optimality_credit(s["optimality"]["gap"], **kwargs) if s["feasibility"]["feasible"] else 0.0)
-        return out
+        return [None if s is None else optimality_value(s, scorer.optimality_scale) for s in _scores(completions, columns)]
 
     format_reward.scorer = feasibility_reward.scorer = optimality_reward.scorer = scorer
     return [format_reward, feasibility_reward, optimality_reward]
@@ -137,3 +161,8 @@ def feasibility_value(score: dict) -> float:
     """1 for a feasible answer, else half the constraint-satisfaction rate (< 0.5)."""
     feas = score["feasibility"]
     return 1.0 if feas["feasible"] else 0.5 * float(feas["score"])
+
+
+def optimality_value(score: dict, scale: float) -> float:
+    """The optimality credit of a feasible answer (see :func:`optimality_credit`); 0 when infeasible."""
+    return optimality_credit(score["optimality"]["gap"], scale) if score["feasibility"]["feasible"] else 0.0

@@ -1,0 +1,168 @@
+"""A numeric face for any feasgym env, for stable-baselines3 and other array-based RL code.
+
+``NumericEnv(gym.make(env_id, ...))`` keeps the text env underneath and changes only the
+interface:
+
+- observation: ``family.features(instance)`` standardized with the mean and standard
+  deviation of the family's train-split draws (so entries are of order 1), ``float32``,
+  clipped to +-``OBS_CLIP``; fixed length per env id.
+- action: one entry in [-1, 1] per answer value (every field of every id of the unperturbed
+  instance's schema, in schema order), scaled linearly to ``family.value_bounds(instance)``.
+
+``step`` writes the values with the env's own schema writer (at the prompt's decimals) and
+steps the text env with that answer, so reward, ``terminated`` and ``info`` are exactly the
+text env's (``info["answer"]`` adds the text that was scored).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from .core.family import ProblemFamily
+from .core.schema import AnswerSchema, Values
+from .core.text_env import FeasTextEnv
+
+OBS_CLIP = 10.0
+NORMALIZATION_SEED = 20261127
+"""Fixed seed of the draws that estimate feature statistics: the same constants in every process."""
+
+
+class ActionLayout:
+    """Where each (section, field, id) value sits in the flat action vector.
+
+    Built from the unperturbed instance's schema, so it is the same for every instance of an
+    env id even if an instance lacks some ids (its missing entries are ignored).
+    """
+
+    def __init__(self, schema: AnswerSchema):
+        self.slots: dict[tuple[str, str], dict[str, int]] = {}
+        size = 0
+        for section in schema.sections:
+            for field in section.fields:
+                self.slots[(section.name, field.name)] = {key: size + i for i, key in enumerate(section.ids)}
+                size += len(section.ids)
+        self.size = size
+
+    def positions(self, section: str, field: str, ids: tuple[str, ...]) -> np.ndarray:
+        slot = self.slots.get((section, field))
+        if slot is None:
+            raise ValueError(f"answer field {section}.{field} is not in the numeric action layout")
+        unknown = [key for key in ids if key not in slot]
+        if unknown:
+            raise ValueError(f"ids {unknown[:5]} of {section} are not in the numeric action layout")
+        return np.fromiter((slot[key] for key in ids), dtype=np.intp, count=len(ids))
+
+
+def feature_statistics(family: ProblemFamily, draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (1 where a feature is constant) of train-split draws' features."""
+    rng = np.random.default_rng(NORMALIZATION_SEED)
+    rows = np.array([family.features(family.draw(rng, "train")) for _ in range(int(draws))], dtype=float)
+    mean, std = rows.mean(axis=0), rows.std(axis=0)
+    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+
+
+class NumericEnv(gym.Wrapper):
+    """Box observations and Box actions over a feasgym text env (see the module doc).
+
+    ``instance_pool=P`` makes each reset pick one of instances ``0..P-1`` of the seeded stream
+    (drawn from a generator seeded by ``reset(seed=...)``), so training revisits a fixed set of
+    instances whose references are solved once; ``None`` advances the stream (a new instance
+    per episode), as the text env does. ``options={"instance": k}`` always wins.
+    """
+
+    def __init__(self, env: gym.Env, *, instance_pool: int | None = None, normalization_draws: int = 256):
+        super().__init__(env)
+        text_env = env.unwrapped
+        if not isinstance(text_env, FeasTextEnv):
+            raise TypeError(f"NumericEnv wraps feasgym text envs, got {type(text_env).__name__}")
+        if instance_pool is not None and int(instance_pool) < 1:
+            raise ValueError(f"instance_pool must be >= 1 or None, got {instance_pool}")
+        self.family: ProblemFamily = text_env.family
+        self.instance_pool = None if instance_pool is None else int(instance_pool)
+        nominal = self.family.nominal()
+        self.layout = ActionLayout(self.family.schema(nominal))
+        n_features = len(np.asarray(self.family.features(nominal)).reshape(-1))
+        if int(normalization_draws) > 0:
+            self.feature_mean, self.feature_std = feature_statistics(self.family, normalization_draws)
+        else:
+            self.feature_mean, self.feature_std = np.zeros(n_features), np.ones(n_features)
+        self.observation_space = spaces.Box(-OBS_CLIP, OBS_CLIP, shape=(n_features,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(self.layout.size,), dtype=np.float32)
+        self._pool_rng: np.random.Generator | None = None
+        self._stream_seed: int | None = None
+
+    # ---- episode -------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        options = dict(options or {})
+        if self.instance_pool is not None and "instance" not in options:
+            if seed is not None or self._pool_rng is None:
+                self._stream_seed = None if seed is None else int(seed)
+                self._pool_rng = np.random.default_rng(seed)
+            options["instance"] = int(self._pool_rng.integers(self.instance_pool))
+            if seed is None and self._stream_seed is not None:
+                seed = self._stream_seed  # keep addressing the seeded pool, not the advancing stream
+        _, info = self.env.reset(seed=seed, options=options)
+        if self._stream_seed is None:
+            self._stream_seed = int(info["seed"])
+        return self.observation(), info
+
+    def step(self, action: Any):
+        answer = self.answer_text(action)
+        _, reward, terminated, truncated, info = self.env.step(answer)
+        info["answer"] = answer
+        return self.observation(), reward, terminated, truncated, info
+
+    # ---- the numeric <-> answer maps -----------------------------------------------
+    def observation(self) -> np.ndarray:
+        """The standardized features of the current instance."""
+        features = np.asarray(self.family.features(self.env.unwrapped.instance), dtype=float).reshape(-1)
+        z = (features - self.feature_mean) / self.feature_std
+        return np.clip(np.nan_to_num(z, nan=0.0), -OBS_CLIP, OBS_CLIP).astype(np.float32)
+
+    def action_values(self, action: Any) -> Values:
+        """The answer values an action stands for (entries clipped to [-1, 1]; NaN counts as 0)."""
+        a = np.nan_to_num(np.asarray(action, dtype=float).reshape(-1), nan=0.0)
+        if a.size != self.layout.size:
+            raise ValueError(f"action has {a.size} entries, expected {self.layout.size}")
+        a = np.clip(a, -1.0, 1.0)
+        instance = self.env.unwrapped.instance
+        bounds = self.family.value_bounds(instance)
+        values: Values = {}
+        for section in self.family.schema(instance).sections:
+            values[section.name] = {}
+            for field in section.fields:
+                lo, hi = (np.asarray(b, dtype=float) for b in bounds[section.name][field.name])
+                u = a[self.layout.positions(section.name, field.name, section.ids)]
+                values[section.name][field.name] = lo + 0.5 * (u + 1.0) * (hi - lo)
+        return values
+
+    def action_from_values(self, values: Values) -> np.ndarray:
+        """The action whose scaled values are ``values`` (clipped to the bounds): the inverse map."""
+        instance = self.env.unwrapped.instance
+        bounds = self.family.value_bounds(instance)
+        action = np.zeros(self.layout.size)
+        for section in self.family.schema(instance).sections:
+            for field in section.fields:
+                lo, hi = (np.asarray(b, dtype=float) for b in bounds[section.name][field.name])
+                span = hi - lo
+                v = np.asarray(values[section.name][field.name], dtype=float)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    u = np.where(span > 0, 2.0 * (v - lo) / np.where(span > 0, span, 1.0) - 1.0, 0.0)
+                action[self.layout.positions(section.name, field.name, section.ids)] = u
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+    def answer_text(self, action: Any) -> str:
+        """The JSON answer an action stands for, written at the prompt's decimals."""
+        return self.family.schema(self.env.unwrapped.instance).write(self.action_values(action))
+
+
+def make_numeric(env_id: str, *, instance_pool: int | None = None, normalization_draws: int = 256,
+                 **env_kwargs: Any) -> NumericEnv:
+    """``NumericEnv(gym.make(env_id, **env_kwargs))``: the one-liner for SB3's ``make_vec_env``."""
+    import feasgym.envs  # noqa: F401  (registers the ids)
+
+    return NumericEnv(gym.make(env_id, **env_kwargs), instance_pool=instance_pool,
+                      normalization_draws=normalization_draws)
