@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "compare")
+COMMANDS = ("demo", "export", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
