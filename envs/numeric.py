@@ -7,7 +7,7 @@ interface:
   deviation of the family's train-split draws (so entries are of order 1), ``float32``,
   clipped to +-``OBS_CLIP``; fixed length per env id.
 - action: one entry in [-1, 1] per answer value (every field of every id of the unperturbed
-  instance's schema, in schema order), scaled linearly to ``family.value_bounds(instance)``.
+  instance's schema, in schema order, by position), scaled linearly to ``family.value_bounds(instance)``.
 
 ``step`` writes the values with the env's own schema writer (at the prompt's decimals) and
 steps the text env with that answer, so reward, ``terminated`` and ``info`` are exactly the
@@ -31,29 +31,29 @@ NORMALIZATION_SEED = 20261127
 
 
 class ActionLayout:
-    """Where each (section, field, id) value sits in the flat action vector.
+    """Where each (section, field) block sits in the flat action vector.
 
-    Built from the unperturbed instance's schema, so it is the same for every instance of an
-    env id even if an instance lacks some ids (its missing entries are ignored).
+    Built from the unperturbed instance's schema. Entries are positional (the i-th id of a
+    section, in schema order, as in the features), not keyed by id, because some envs relabel
+    ids per instance (portfolio tickers, the relabel OOD variants).
     """
 
     def __init__(self, schema: AnswerSchema):
-        self.slots: dict[tuple[str, str], dict[str, int]] = {}
+        self.slots: dict[tuple[str, str], tuple[int, int]] = {}
         size = 0
         for section in schema.sections:
             for field in section.fields:
-                self.slots[(section.name, field.name)] = {key: size + i for i, key in enumerate(section.ids)}
+                self.slots[(section.name, field.name)] = (size, len(section.ids))
                 size += len(section.ids)
         self.size = size
 
-    def positions(self, section: str, field: str, ids: tuple[str, ...]) -> np.ndarray:
+    def positions(self, section: str, field: str, count: int) -> slice:
         slot = self.slots.get((section, field))
         if slot is None:
             raise ValueError(f"answer field {section}.{field} is not in the numeric action layout")
-        unknown = [key for key in ids if key not in slot]
-        if unknown:
-            raise ValueError(f"ids {unknown[:5]} of {section} are not in the numeric action layout")
-        return np.fromiter((slot[key] for key in ids), dtype=np.intp, count=len(ids))
+        if count != slot[1]:
+            raise ValueError(f"{section} has {count} ids in this instance, the numeric layout has {slot[1]}")
+        return slice(slot[0], slot[0] + count)
 
 
 def feature_statistics(family: ProblemFamily, draws: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +135,7 @@ class NumericEnv(gym.Wrapper):
             values[section.name] = {}
             for field in section.fields:
                 lo, hi = (np.asarray(b, dtype=float) for b in bounds[section.name][field.name])
-                u = a[self.layout.positions(section.name, field.name, section.ids)]
+                u = a[self.layout.positions(section.name, field.name, len(section.ids))]
                 values[section.name][field.name] = lo + 0.5 * (u + 1.0) * (hi - lo)
         return values
 
@@ -151,7 +151,7 @@ class NumericEnv(gym.Wrapper):
                 v = np.asarray(values[section.name][field.name], dtype=float)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     u = np.where(span > 0, 2.0 * (v - lo) / np.where(span > 0, span, 1.0) - 1.0, 0.0)
-                action[self.layout.positions(section.name, field.name, section.ids)] = u
+                action[self.layout.positions(section.name, field.name, len(section.ids))] = u
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
     def answer_text(self, action: Any) -> str:
