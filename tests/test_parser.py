@@ -106,7 +106,7 @@ def test_unknown_and_missing_ids():
 
 def test_decimal_places_are_checked_exactly():
     fmt, checks, _ = read(GOOD.replace("1.00000", "1.0"))
-    assert not checks["decimals"]["passed"] and "buses.1.vm_pu" in checks["decimals"]["message"]
+    assert not checks["decimals"]["passed"] and "vm_pu (asked 5)" in checks["decimals"]["message"]
     fmt, checks, _ = read(GOOD.replace("1.000,", "1e0,", 1))
     assert not checks["decimals"]["passed"]
 

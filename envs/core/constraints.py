@@ -42,34 +42,54 @@ class ConstraintReport:
         self._types.append(_Rows(name, np.atleast_1d(violation), float(tolerance), unit, labels, description))
 
     def result(self) -> dict:
+        """Counts, rates and worst violations per type, and every violated row, worst first.
+
+        All rows are evaluated in one vectorized pass; only violated rows are named.
+        """
+        types = self._types
+        sizes = np.array([r.violation.size for r in types], dtype=int)
+        v = np.concatenate([r.violation for r in types]) if types else np.zeros(0)
+        tol = np.repeat([r.tolerance for r in types], sizes)
+        missing = np.isnan(v)
+        bad = ~(v <= tol)  # NaN (missing) compares False, so it is violated
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if types else np.zeros(0, dtype=int)
+        nonempty = sizes > 0
+        n_bad = np.zeros(len(types), dtype=int)
+        n_missing = np.zeros(len(types), dtype=int)
+        worst = np.zeros(len(types))
+        if nonempty.any():
+            s = starts[nonempty]
+            n_bad[nonempty] = np.add.reduceat(bad.astype(np.int64), s)
+            n_missing[nonempty] = np.add.reduceat(missing.astype(np.int64), s)
+            worst[nonempty] = np.maximum.reduceat(np.where(missing, 0.0, v), s)
         by_type: dict[str, dict] = {}
-        violations: list[dict] = []
-        satisfied = total = 0
-        for rows in self._types:
-            v = rows.violation
-            missing = np.isnan(v)
-            bad = missing | (v > rows.tolerance)
-            n_bad = int(bad.sum())
-            finite = v[~missing]
-            worst = float(finite.max()) if finite.size else 0.0
-            entry = by_type.setdefault(
-                rows.name,
-                {"total": 0, "violated": 0, "missing": 0, "max_violation": 0.0, "unit": rows.unit,
-                 "tolerance": rows.tolerance, "description": rows.description},
-            )
-            entry["total"] += int(v.size)
-            entry["violated"] += n_bad
-            entry["missing"] += int(missing.sum())
-            entry["max_violation"] = max(entry["max_violation"], worst)
-            total += int(v.size)
-            satisfied += int(v.size) - n_bad
-            for i in np.flatnonzero(bad):
-                amount = None if missing[i] else float(v[i])
-                violations.append({"type": rows.name, "element": str(rows.labels[i]), "amount": amount,
-                                   "unit": rows.unit, "tolerance": rows.tolerance})
+        for i, rows in enumerate(types):
+            entry = by_type.get(rows.name)
+            if entry is None:
+                entry = by_type[rows.name] = {"total": 0, "violated": 0, "missing": 0, "max_violation": 0.0,
+                                              "unit": rows.unit, "tolerance": rows.tolerance,
+                                              "description": rows.description}
+            entry["total"] += int(sizes[i])
+            entry["violated"] += int(n_bad[i])
+            entry["missing"] += int(n_missing[i])
+            entry["max_violation"] = max(entry["max_violation"], float(worst[i]))
         for entry in by_type.values():
             entry["rate"] = 1.0 - entry["violated"] / entry["total"] if entry["total"] else 1.0
-        violations.sort(key=_severity, reverse=True)
+        violations: list[dict] = []
+        bad_rows = np.flatnonzero(bad)
+        if bad_rows.size:
+            # An empty type shares its start with the next type; side="right" picks the later,
+            # nonempty one, so each row maps to the type that owns it.
+            owner = np.searchsorted(starts, bad_rows, side="right") - 1
+            for row, t in zip(bad_rows.tolist(), owner.tolist()):
+                rows = types[t]
+                local = row - starts[t]
+                amount = None if missing[row] else float(v[row])
+                violations.append({"type": rows.name, "element": str(rows.labels[local]), "amount": amount,
+                                   "unit": rows.unit, "tolerance": rows.tolerance})
+            violations.sort(key=_severity, reverse=True)
+        total = int(sizes.sum())
+        satisfied = total - int(n_bad.sum())
         return {
             "score": satisfied / total if total else 0.0,
             "feasible": total > 0 and satisfied == total,

@@ -7,11 +7,12 @@ the oracle's answer, so the reference answer is always well-formed by constructi
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from .answer import JObject, LocatedAnswer, Num
+from .answer import LocatedAnswer, duplicates_of
 
 FORMAT_CHECKS = (
     "answer_found",
@@ -58,6 +59,13 @@ class AnswerSchema:
     def __init__(self, sections: tuple[Section, ...]):
         self.sections = sections
         self._index = {s.name: s.index() for s in sections}
+        decimals: dict[str, int] = {}
+        for section in sections:
+            for f in section.fields:
+                if decimals.setdefault(f.name, f.decimals) != f.decimals:
+                    raise ValueError(f"field {f.name!r} asks different decimals in different sections")
+        self._decimals = decimals
+        self._bad_decimals = _bad_decimals_pattern(decimals)
 
     # ---- writing -------------------------------------------------------------------
     def write(self, values: Values) -> str:
@@ -96,75 +104,97 @@ class AnswerSchema:
     # ---- reading -------------------------------------------------------------------
     def read(self, located: LocatedAnswer) -> tuple[dict, Values]:
         """Run every named format check and extract the values (NaN where unusable)."""
-        values: Values = {
-            s.name: {f.name: np.full(len(s.ids), np.nan) for f in s.fields} for s in self.sections
-        }
+        values: Values = {}
         checks: dict[str, tuple[bool, str]] = {}
         checks["answer_found"] = (located.found, located.message if not located.found else "a JSON object was located")
         root = located.root
         if root is None:
             checks["json_parses"] = (False, located.message)
-            return _finish(checks, "no parsed answer"), values
+            return _finish(checks, "no parsed answer"), self._empty()
         checks["json_parses"] = (True, located.message)
-        missing_sections = [s.name for s in self.sections if not isinstance(root.get(s.name), JObject)]
+        missing_sections = [s.name for s in self.sections if not isinstance(root.get(s.name), dict)]
         if missing_sections:
             checks["sections_present"] = (False, "missing or not an object: " + ", ".join(missing_sections))
-            return _finish(checks, "sections missing"), values
+            return _finish(checks, "sections missing"), self._empty()
         checks["sections_present"] = (True, "all sections present")
 
-        unknown: list[str] = []
-        missing: list[str] = []
-        duplicated: list[str] = []
-        untyped: list[str] = []
-        nonfinite: list[str] = []
-        bad_decimals: list[str] = []
+        faults: dict[str, list[str]] = {k: [] for k in ("unknown", "missing", "duplicated", "untyped", "nonfinite")}
         n_numbers = 0
         for section in self.sections:
-            table = root[section.name]
-            index = self._index[section.name]
-            if table.duplicates:
-                duplicated.extend(f"{section.name}.{k}" for k in table.duplicates)
-            for key in table:
-                if key not in index:
-                    unknown.append(f"{section.name}.{key}")
-            columns = values[section.name]
-            for key, i in index.items():
-                record = table.get(key)
-                if not isinstance(record, JObject):
-                    missing.append(f"{section.name}.{key}")
-                    continue
-                if key in table.duplicates:
-                    continue  # ambiguous: which value counts is unknowable, so none does
-                for f in section.fields:
-                    label = f"{section.name}.{key}.{f.name}"
-                    if f.name in record.duplicates:
-                        duplicated.append(label)
-                        continue
-                    number = record.get(f.name, _ABSENT)
-                    if number is _ABSENT:
-                        missing.append(label)
-                    elif not isinstance(number, Num):
-                        untyped.append(label)
-                    elif not math.isfinite(number.value):
-                        nonfinite.append(label)
-                    else:
-                        n_numbers += 1
-                        columns[f.name][i] = number.value
-                        if number.decimals != f.decimals:
-                            bad_decimals.append(label)
-        checks["ids_valid"] = _listed(unknown, "unknown ids", "no unknown ids")
-        checks["ids_complete"] = _listed(missing, "missing", "every id has every field")
-        checks["ids_unique"] = _listed(duplicated, "duplicate keys", "no duplicate keys")
-        checks["numbers_typed"] = _listed(untyped, "not JSON numbers", "all values are JSON numbers")
-        checks["numbers_finite"] = _listed(nonfinite, "not finite", "all numbers finite")
+            columns, n = _read_section(root[section.name], section, self._index[section.name], faults)
+            values[section.name] = columns
+            n_numbers += n
+        checks["ids_valid"] = _listed(faults["unknown"], "unknown ids", "no unknown ids")
+        checks["ids_complete"] = _listed(faults["missing"], "missing", "every id has every field")
+        checks["ids_unique"] = _listed(faults["duplicated"], "duplicate keys", "no duplicate keys")
+        checks["numbers_typed"] = _listed(faults["untyped"], "not JSON numbers", "all values are JSON numbers")
+        checks["numbers_finite"] = _listed(faults["nonfinite"], "not finite", "all numbers finite")
         if n_numbers == 0:
             checks["decimals"] = (False, "no usable numbers to check")
         else:
-            checks["decimals"] = _listed(bad_decimals, "wrong decimal places", "decimal places as asked")
+            bad = [m.group(m.lastindex) for m in self._bad_decimals.finditer(located.span)]
+            checks["decimals"] = _listed([f"{name} (asked {self._decimals[name]})" for name in bad],
+                                         "values without the asked decimal places", "decimal places as asked")
         return _finish(checks, ""), values
+
+    def _empty(self) -> Values:
+        return {s.name: {f.name: np.full(len(s.ids), np.nan) for f in s.fields} for s in self.sections}
+
+
+def _bad_decimals_pattern(decimals: dict[str, int]) -> re.Pattern:
+    """Matches a field's value unless it is a plain number with exactly the asked decimals."""
+    alternatives = []
+    for name, d in decimals.items():
+        good = r"-?\d+" + (rf"\.\d{{{d}}}" if d > 0 else "") + r"(?![\d.eE])"
+        alternatives.append(rf'"({re.escape(name)})"\s*:(?!\s*{good})')
+    return re.compile("|".join(alternatives))
+
+
+def _read_section(table: dict, section: Section, index: dict[str, int], faults: dict) -> tuple[dict, int]:
+    """Columns of one section (NaN where unusable) and how many usable numbers it had."""
+    name = section.name
+    table_dups = duplicates_of(table)
+    faults["duplicated"].extend(f"{name}.{k}" for k in table_dups)
+    if len(table) != len(index) or table.keys() - index.keys():
+        faults["unknown"].extend(f"{name}.{k}" for k in table if k not in index)
+    records = [table.get(key) for key in section.ids]
+    columns: dict[str, np.ndarray] = {}
+    usable = 0
+    for f in section.fields:
+        raw = [r.get(f.name, _ABSENT) if isinstance(r, dict) else _NO_RECORD for r in records]
+        if type(table) is dict and all(type(v) is float for v in raw):  # plain parse: no duplicates
+            col = np.array(raw)
+            finite = np.isfinite(col)
+            if not finite.all():
+                faults["nonfinite"].extend(f"{name}.{section.ids[i]}.{f.name}" for i in np.flatnonzero(~finite))
+                col[~finite] = np.nan
+        else:
+            col = np.full(len(raw), np.nan)
+            for i, v in enumerate(raw):
+                label = f"{name}.{section.ids[i]}.{f.name}"
+                record = records[i]
+                if v is _NO_RECORD:
+                    if f is section.fields[0]:
+                        faults["missing"].append(f"{name}.{section.ids[i]}")
+                elif section.ids[i] in table_dups:
+                    pass  # ambiguous: which record counts is unknowable, so none does
+                elif f.name in duplicates_of(record):
+                    faults["duplicated"].append(label)
+                elif v is _ABSENT:
+                    faults["missing"].append(label)
+                elif type(v) is not float and type(v) is not int:
+                    faults["untyped"].append(label)
+                elif not math.isfinite(v):
+                    faults["nonfinite"].append(label)
+                else:
+                    col[i] = v
+        columns[f.name] = col
+        usable += int(np.count_nonzero(~np.isnan(col)))
+    return columns, usable
 
 
 _ABSENT = object()
+_NO_RECORD = object()
 
 
 def _fmt(value: float, decimals: int) -> str:
