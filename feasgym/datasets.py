@@ -91,10 +91,19 @@ def save_dataset(dataset, out: str | os.PathLike, fmt: str = "auto") -> list[Pat
         written.append(folder)
     if fmt in ("jsonl", "both"):
         path = out if out.suffix == ".jsonl" else out.with_name(out.name + ".jsonl")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        dataset.to_json(str(path), lines=True, force_ascii=False)
-        written.append(path)
+        written.append(_write_jsonl(dataset, path))
     return written
+
+
+def _write_jsonl(dataset, path: Path) -> Path:
+    """One JSON object per row with exact floats (``Dataset.to_json`` rounds to 10 digits), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in dataset:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def load_jsonl(path: str | os.PathLike):
