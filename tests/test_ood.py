@@ -167,3 +167,11 @@ def test_portfolio_relabel_uses_new_ticker_style_and_shuffles_rows():
     assert np.all(np.diff(grouped) >= 0)  # training prompts list assets by sector
     assert np.any(np.diff(inst.sector_of[inst.order]) < 0)
     assert env.score(env.reference_answer())["feasibility"]["feasible"]
+
+
+def test_readme_lists_every_registered_id_once():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = re.findall(r"^\| `(feasgym/[^`]+)` \|", readme, flags=re.M)
+    assert sorted(rows) == sorted(ENV_IDS)
