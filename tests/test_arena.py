@@ -79,7 +79,7 @@ def test_summary_follows_the_contract_and_calibrates(arena):
     assert p["mcnemar_p"] == pytest.approx(0.25)  # 2 * 0.5^3
     assert set(p["constraint_rate_diff"]) == STATS and p["constraint_rate_diff"]["mean"] > 0
     assert p["format_diff"]["mean"] == 0.0
-    assert set(summary["timing"]) >= {"generation_s", "scoring_s"}
+    assert set(summary["timing"]) >= {"generation_s", "scoring_s"} and section["split"] == "test"
 
 
 def test_episodes_are_paired_and_complete(arena):
@@ -126,18 +126,21 @@ def test_resume_skips_finished_episodes_and_checks_settings(tmp_path):
 
 
 def test_agent_failures_are_recorded_and_sections_keyed_by_label(tmp_path):
-    summary = run_arena([ENV_ID, ("train", ENV_ID, {"split": "train"})],
+    # a registered OOD id keeps its own split; a section's kwargs set one explicitly
+    summary = run_arena([("ood", "feasgym/ACOPF-case5-ood-load-v0", {}), ("train", ENV_ID, {"split": "train"})],
                         {"crash": Crashing(), "miscount": Miscounting(), "oracle": "oracle"},
                         episodes=2, out_dir=tmp_path, progress=False)
-    assert list(summary["envs"]) == [ENV_ID, "train"]
-    for label in (ENV_ID, "train"):
+    assert list(summary["envs"]) == ["ood", "train"]
+    assert summary["envs"]["ood"]["split"] == "ood" and summary["envs"]["train"]["split"] == "train"
+    for label in ("ood", "train"):
         agents = summary["envs"][label]["agents"]
         assert agents["crash"]["errors"] == 2 and agents["crash"]["format"]["mean"] == 0.0
         assert agents["miscount"]["errors"] == 2 and agents["oracle"]["feasible"]["mean"] == 1.0
     rows = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
     assert {r["split"] for r in rows if r["env"] == "train"} == {"train"}
     assert any("model fell over" in (r["error"] or "") for r in rows)
-    test_hashes = {r["prompt_hash"] for r in rows if r["env"] == ENV_ID}
+    assert {r["split"] for r in rows if r["env"] == "ood"} == {"ood"}
+    test_hashes = {r["prompt_hash"] for r in rows if r["env"] == "ood"}
     assert test_hashes.isdisjoint({r["prompt_hash"] for r in rows if r["env"] == "train"})
 
 

@@ -68,7 +68,7 @@ def render_report(summary: dict) -> str:
            f"Time: generation {t['generation_s']:.2f} s, scoring {t['scoring_s']:.2f} s "
            f"(scoring {share:.1%} of the two).", ""]
     for label, section in summary["envs"].items():
-        out += [f"## {label}", "", f"Env id `{section['env_id']}`.", "", *agents_table(section), "",
+        out += [f"## {label}", "", f"Env id `{section['env_id']}`, split `{section.get('split')}`.", "", *agents_table(section), "",
                 "Form-feasibility gap = format score minus constraint-satisfaction rate, per episode.", "",
                 "### Paired comparisons", "", *pairs_table(section), "",
                 "### Violated share of constraint rows, by type", "", *violations_table(section), ""]

@@ -132,9 +132,14 @@ class ArenaRun:
         return record is not None and not (self.redo_errors and record["error"] is not None)
 
     def _make_env(self, spec: EnvSpec) -> gym.Env:
+        return gym.make(spec.env_id, **self.env_kwargs(spec))
+
+    def env_kwargs(self, spec: EnvSpec) -> dict:
+        """``gym.make`` kwargs: the run's split, unless the section or the registered id sets one (OOD ids do)."""
         kwargs = dict(spec.kwargs)
-        kwargs.setdefault("split", self.split)
-        return gym.make(spec.env_id, **kwargs)
+        if "split" not in kwargs and "split" not in (gym.spec(spec.env_id).kwargs or {}):
+            kwargs["split"] = self.split
+        return kwargs
 
     def _run_chunk(self, spec: EnvSpec, name: str, agent: Agent, chunk: Sequence[int], pool: list[gym.Env]) -> None:
         requests, keys = [], []
@@ -173,6 +178,7 @@ class ArenaRun:
         for spec in self.envs:
             by_agent = {name: list(self.store.select(spec.label, name, instances)) for name in self.agents}
             envs[spec.label] = env_summary(by_agent, spec.env_id)
+            envs[spec.label]["split"] = self.env_kwargs(spec).get("split") or gym.spec(spec.env_id).kwargs["split"]
             for records in by_agent.values():
                 generation_s += sum(r["generation_s"] for r in records)
                 scoring_s += sum(r["scoring_s"] for r in records)
