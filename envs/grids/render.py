@@ -5,18 +5,40 @@ shuffled variants need no special code here. Output is plain ASCII.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .case import GridModel
 from .instance import GridInstance
 
 BUS_TYPES = {1: "PQ", 2: "PV", 3: "REF"}
 
 
 def num(x: float, decimals: int = 6) -> str:
-    if not np.isfinite(x):
+    if not math.isfinite(x):
         return "none"
     text = f"{x:.{decimals}f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def nums(values: np.ndarray, decimals: int = 6) -> list[str]:
+    return [num(x, decimals) for x in np.asarray(values, dtype=float).tolist()]
+
+
+_MODEL_COLUMNS: dict[int, tuple[GridModel, dict[str, list[str]]]] = {}
+_MODEL_FIELDS = ("gs_mw", "bs_mvar", "vmin", "vmax", "pmin", "pmax", "qmin", "qmax", "r", "x", "b", "rate_mva",
+                 "tap", "shift_deg", "angmin_deg", "angmax_deg")
+
+
+def model_columns(m: GridModel) -> dict[str, list[str]]:
+    """The model's static table cells, formatted once per topology (reset stays fast)."""
+    hit = _MODEL_COLUMNS.get(id(m))
+    if hit is None or hit[0] is not m:
+        cols = {name: nums(getattr(m, name)) for name in _MODEL_FIELDS}
+        cols.update({name: nums(m.cost[:, j]) for j, name in enumerate(("c2", "c1", "c0"))})
+        hit = _MODEL_COLUMNS[id(m)] = (m, cols)
+    return hit[1]
 
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> str:
@@ -27,16 +49,18 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
 
 def bus_table(inst: GridInstance, *, loads: bool = True, limits: bool = True) -> str:
     m = inst.model
+    c = model_columns(m)
     header = ["bus", "type"] + (["pd_mw", "qd_mvar"] if loads else []) + ["gs_mw", "bs_mvar"] + (
         ["vmin_pu", "vmax_pu"] if limits else [])
+    pd, qd = (nums(inst.pd_mw, 3), nums(inst.qd_mvar, 3)) if loads else ((), ())
     rows = []
-    for i in inst.bus_order:
+    for i in inst.bus_order.tolist():
         row = [inst.bus_ids[i], BUS_TYPES.get(int(m.bus_type[i]), "PQ")]
         if loads:
-            row += [num(inst.pd_mw[i], 3), num(inst.qd_mvar[i], 3)]
-        row += [num(m.gs_mw[i]), num(m.bs_mvar[i])]
+            row += [pd[i], qd[i]]
+        row += [c["gs_mw"][i], c["bs_mvar"][i]]
         if limits:
-            row += [num(m.vmin[i]), num(m.vmax[i])]
+            row += [c["vmin"][i], c["vmax"][i]]
         rows.append(row)
     return table(f"Buses ({m.n_bus}):", header, rows)
 
@@ -46,12 +70,14 @@ def gen_table(inst: GridInstance, *, costs: bool = True, extra: dict[str, np.nda
     header = ["gen", "bus", "pmin_mw", "pmax_mw", "qmin_mvar", "qmax_mvar"] + (["c2", "c1", "c0"] if costs else [])
     extra = extra or {}
     header += list(extra)
+    c = model_columns(m)
+    extra_cells = [nums(col, 5) for col in extra.values()]
     rows = []
-    for g in inst.gen_order:
-        row = [inst.gen_ids[g], inst.bus_ids[m.gen_bus[g]], num(m.pmin[g]), num(m.pmax[g]), num(m.qmin[g]), num(m.qmax[g])]
+    for g in inst.gen_order.tolist():
+        row = [inst.gen_ids[g], inst.bus_ids[m.gen_bus[g]], c["pmin"][g], c["pmax"][g], c["qmin"][g], c["qmax"][g]]
         if costs:
-            row += [num(c) for c in m.cost[g]]
-        row += [num(col[g], 5) for col in extra.values()]
+            row += [c["c2"][g], c["c1"][g], c["c0"][g]]
+        row += [cells[g] for cells in extra_cells]
         rows.append(row)
     return table(f"Generators ({m.n_gen}):", header, rows)
 
@@ -60,11 +86,12 @@ def branch_table(inst: GridInstance) -> str:
     m = inst.model
     header = ["branch", "from_bus", "to_bus", "r_pu", "x_pu", "b_pu", "rate_a_mva", "tap", "shift_deg",
               "angmin_deg", "angmax_deg"]
+    c = model_columns(m)
+    names = ("r", "x", "b", "rate_mva", "tap", "shift_deg", "angmin_deg", "angmax_deg")
+    f, t = m.f.tolist(), m.t.tolist()
     rows = []
-    for k in inst.branch_order:
-        rows.append([inst.branch_ids[k], inst.bus_ids[m.f[k]], inst.bus_ids[m.t[k]], num(m.r[k]), num(m.x[k]),
-                     num(m.b[k]), num(m.rate_mva[k]), num(m.tap[k]), num(m.shift_deg[k]), num(m.angmin_deg[k]),
-                     num(m.angmax_deg[k])])
+    for k in inst.branch_order.tolist():
+        rows.append([inst.branch_ids[k], inst.bus_ids[f[k]], inst.bus_ids[t[k]]] + [c[n][k] for n in names])
     title = f"Branches ({m.n_branch}):"
     if inst.outage is not None:
         title = f"Branches ({m.n_branch}; branch L{inst.outage + 1} is out of service and not listed):"
