@@ -154,3 +154,33 @@ def test_missing_generator_is_not_feasible():
     del answer["generators"]["G1"]
     s = env.score(json.dumps(answer))
     assert not s["feasibility"]["feasible"] and s["feasibility"]["by_type"]["gen_p"]["missing"] == 1
+
+
+@pytest.mark.parametrize("case, seeds", [("case14", 10), ("case118", 2)])
+def test_angles_mode_oracle_is_feasible_with_the_same_cost(case, seeds):
+    angles = make(case, answer_mode="angles").unwrapped
+    dispatch = make(case).unwrapped
+    for seed in range(seeds):
+        prompt, _ = angles.reset(seed=seed)
+        dispatch.reset(seed=seed)
+        assert "every bus's voltage angle" in prompt and "exactly 5 decimal places" in prompt
+        s = angles.score(angles.reference_answer())
+        assert s["format"]["score"] == 1.0 and s["feasibility"]["feasible"], s["feasibility"]["violations"][:3]
+        assert s["feasibility"]["by_type"]["p_balance"]["total"] == angles.instance.model.n_bus
+        assert s["optimality"]["reference_objective"] == pytest.approx(dispatch._solution["objective"], rel=1e-9)
+
+
+def test_angles_mode_checks_the_answered_angles():
+    env = make("case14", answer_mode="angles").unwrapped
+    env.reset(seed=0)
+    values = values_from_solution(env._solution)
+    values["buses"]["va_deg"][8] += 0.5  # bus 9's angle no longer matches its injections
+    s = env.score(env._schema.write(values))
+    bad = {v["element"] for v in s["feasibility"]["violations"] if v["type"] == "p_balance"}
+    assert "bus 9" in bad and not s["feasibility"]["feasible"]
+    values = values_from_solution(env._solution)
+    values["buses"]["va_deg"] += 1.0  # a uniform shift keeps flows but moves the reference angle
+    s = env.score(env._schema.write(values))
+    assert [v["type"] for v in s["feasibility"]["violations"]] == ["ref_angle"]
+    with pytest.raises(ValueError):
+        make("case14", answer_mode="flows")

@@ -1,10 +1,17 @@
 """DC optimal power flow on PGLib grids: linearized dispatch, the family and its env class.
 
-The answer is every generator's active power. Branch flows and bus angles follow from the
-dispatch by the DC power flow with the reference bus as slack, so an answer cannot claim
-flows its dispatch does not produce. Checks: total power balance (lossless), generator
-limits, branch flow limits (rateA, one row per branch since DC flows are the same at both
-ends), angle-difference limits. Objective: the case's polynomial generation cost.
+Answer modes (``answer_mode=``):
+
+- ``"dispatch"`` (default): every generator's active power. Bus angles and branch flows
+  follow from the dispatch by the DC power flow with the reference bus as slack, so an
+  answer cannot claim flows its dispatch does not produce. Balance is one system row.
+- ``"angles"``: generator active power and every bus angle. Power balance is then checked
+  at every bus (B-matrix rows), flows and angle differences come from the answered angles,
+  and the reference angle must be 0.
+
+Checks in both: generator limits, branch flow limits (rateA, one row per branch since DC
+flows are the same at both ends), angle-difference limits. Objective: the case's
+polynomial generation cost.
 
 Two DC branch models (``dc_model=``):
 
@@ -34,12 +41,16 @@ from ..core.qp import solve_qp
 from ..core.schema import AnswerSchema, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
+from ..core.schema import Field
 from .acopf import P_FIELD
 from .case import base_loads, build_model, pglib_name
 from .checks import Labels, _Pick
 from .instance import GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids, draw_grid_instance
 
 DC_MODELS = ("matpower", "powermodels")
+ANSWER_MODES = ("dispatch", "angles")
+DC_ANGLE_FIELD = Field("va_deg", 5, "deg", "bus voltage angle of the DC power flow (reference bus = 0).")
+DC_ANGLE_RANGE_DEG = 90.0  # range for random angles in "angles" mode
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,12 @@ class DCTolerances:
       total by at most n_gen * 5e-4 MW (0.027 MW on case118).
     - ``flow_pu`` 1e-3: a flow is a weighted sum of the same roundings with weights <= 1.
     - ``gen_pu`` 1e-4: dispatch is written to 1e-3 MW; HiGHS holds bounds to ~1e-7.
-    - ``angle_deg`` 1e-3: angle differences inherit the rounding through the B matrix.
+    - ``angle_deg`` 1e-3: angle differences inherit the rounding through the B matrix
+      (answered angles, in "angles" mode, are written to 1e-5 degrees).
+    - In "angles" mode the per-bus balance rows use ``balance_pu`` too: angles written to
+      1e-5 degrees move a bus injection by at most max_i sum_j |B_ij| * 8.7e-8 rad, i.e.
+      0.0068 MW on case118 (0.0034 MW measured on the oracle); at 1e-4 degrees it would be
+      0.068 MW, too close to the tolerance.
     """
 
     balance_pu: float = 1e-3
@@ -118,8 +134,22 @@ def dc_state(inst: GridInstance, net: DCNetwork, pg: np.ndarray) -> tuple[float,
     return float(inj.sum() * m.base_mva), theta, flows
 
 
-def solve_dcopf(inst: GridInstance, net: DCNetwork) -> tuple[np.ndarray, float] | None:
-    """Optimal dispatch (MW) and cost ($/h) by HiGHS on the B-theta QP; None when not optimal."""
+def _answered_state(inst: GridInstance, net: DCNetwork, pg: np.ndarray, va_deg: np.ndarray,
+                    report: ConstraintReport, tol: DCTolerances) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bus balance and reference-angle rows of answered angles; returns (angles rad, from-end flows MW)."""
+    m = inst.model
+    theta = np.deg2rad(va_deg)
+    injection = np.bincount(m.gen_bus, weights=pg, minlength=m.n_bus) - inst.pd_mw - m.gs_mw
+    mismatch = injection - (net.Bbus @ theta + net.Pbusinj) * m.base_mva
+    report.residual("p_balance", mismatch, tolerance=tol.balance_pu * m.base_mva, unit="MW", labels=inst.labels.bus,
+                    description="DC power balance at each bus: generation - load - shunt = flows out")
+    report.residual("ref_angle", va_deg[m.ref:m.ref + 1], tolerance=tol.angle_deg, unit="deg",
+                    labels=(inst.labels.bus[m.ref],), description="reference bus angle is 0")
+    return theta, (net.Bf @ theta + net.Pfinj) * m.base_mva
+
+
+def solve_dcopf(inst: GridInstance, net: DCNetwork) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Optimal dispatch (MW), bus angles (rad) and cost ($/h) by HiGHS on the B-theta QP; None when not optimal."""
     m = inst.model
     base, ng, nb, nl = m.base_mva, m.n_gen, m.n_bus, m.n_branch
     Cg = sp.csr_matrix((np.ones(ng), (m.gen_bus, np.arange(ng))), shape=(nb, ng))
@@ -143,14 +173,18 @@ def solve_dcopf(inst: GridInstance, net: DCNetwork) -> tuple[np.ndarray, float] 
     if x is None:
         return None
     pg = np.clip(x[:ng], m.pmin, m.pmax)
-    return pg, m.gen_cost(pg)
+    return pg, x[ng:], m.gen_cost(pg)
 
 
 class DCOPFFamily(ProblemFamily):
     name = "DCOPF"
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
-                 dc_model: str = "matpower", tolerances: DCTolerances | None = None, ood: str | None = None):
+                 dc_model: str = "matpower", answer_mode: str = "dispatch", tolerances: DCTolerances | None = None,
+                 ood: str | None = None):
+        if answer_mode not in ANSWER_MODES:
+            raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
+        self.answer_mode = answer_mode
         self.case = pglib_name(case)
         self.perturbation = as_perturbation(perturbation)
         self.n_minus_1 = bool(n_minus_1)
@@ -160,7 +194,7 @@ class DCOPFFamily(ProblemFamily):
         dc_network(self.case, None, dc_model)  # fail fast on an unknown case or model
 
     def cache_key(self) -> str:
-        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|{self.dc_model}|ood={self.ood}"
+        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|{self.dc_model}|{self.answer_mode}|ood={self.ood}"
 
     # ---- generator -----------------------------------------------------------------
     def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
@@ -184,12 +218,18 @@ class DCOPFFamily(ProblemFamily):
         result = solve_dcopf(inst, inst.net)
         if result is None:
             return None
-        pg, cost = result
-        return {"values": {"generators": {"p_mw": pg.tolist()}}, "objective": cost}
+        pg, theta, cost = result
+        values = {"generators": {"p_mw": pg.tolist()}}
+        if self.answer_mode == "angles":
+            values["buses"] = {"va_deg": np.rad2deg(theta - theta[inst.model.ref]).tolist()}
+        return {"values": values, "objective": cost}
 
     # ---- schema and prompt ---------------------------------------------------------
     def schema(self, inst: GridInstance) -> AnswerSchema:
-        return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD,)),))
+        gens = Section("generators", inst.gen_ids, (P_FIELD,))
+        if self.answer_mode == "angles":
+            return AnswerSchema((gens, Section("buses", inst.bus_ids, (DC_ANGLE_FIELD,))))
+        return AnswerSchema((gens,))
 
     def render(self, inst: GridInstance) -> str:
         m, tol = inst.model, self.tolerances
@@ -201,20 +241,30 @@ class DCOPFFamily(ProblemFamily):
         else:
             flow = ("flow(from -> to) = base_mva * (va_from - va_to) * x_pu / (r_pu^2 + x_pu^2), angles in radians "
                     "(PowerModels' DC model: tap, shift_deg and b_pu are ignored)")
+        if self.answer_mode == "angles":
+            balance = (f"- Power balance at every bus: generation - pd_mw - gs_mw = sum of flows leaving the bus, "
+                       f"flows from your angles (tolerance {tol.balance_pu * base:g} MW).")
+            task = "every generator's active power output and every bus's voltage angle"
+            state = (f"Flows and angle differences are computed from your bus angles; reference bus {ref} has "
+                     f"angle 0 (tolerance {tol.angle_deg:g} deg).")
+        else:
+            balance = (f"- Power balance: total generation = total load pd_mw + total shunt gs_mw "
+                       f"(tolerance {tol.balance_pu * base:g} MW).")
+            task = "every generator's active power output"
+            state = (f"Bus angles and flows are those of the DC power flow of your dispatch, with reference bus "
+                     f"{ref} at angle 0 taking up any imbalance.")
         rules = [
-            f"- Power balance: total generation = total load pd_mw + total shunt gs_mw (tolerance {tol.balance_pu * base:g} MW).",
+            balance,
             f"- Generator output within [pmin_mw, pmax_mw] (tolerance {tol.gen_pu * base:g} MW).",
             f"- |flow| at most rate_a_mva on every branch (tolerance {tol.flow_pu * base:g} MW; 'none' = no limit).",
             f"- Angle difference va(from) - va(to) within [angmin_deg, angmax_deg] (tolerance {tol.angle_deg:g} deg).",
         ]
         schema = self.schema(inst)
         parts = [
-            "Task: solve the DC optimal power flow (DC-OPF) for the grid below: give every generator's active "
-            "power output so that all constraints hold, at minimum total generation cost.",
+            f"Task: solve the DC optimal power flow (DC-OPF) for the grid below: give {task} so that all "
+            "constraints hold, at minimum total generation cost.",
             f"DC model: lossless, voltage magnitudes 1 p.u., reactive power ignored. Base power {base:g} MVA. "
-            f"Branch {flow}. Each bus: generation - pd_mw - gs_mw = sum of flows leaving the bus. Bus angles "
-            f"and flows are those of the DC power flow of your dispatch, with reference bus {ref} at angle 0 "
-            "taking up any imbalance.",
+            f"Branch {flow}. Each bus: generation - pd_mw - gs_mw = sum of flows leaving the bus. {state}",
             "Cost of each generator: c2*P^2 + c1*P + c0 $/h with P in MW.",
             "Constraints:\n" + "\n".join(rules),
             render.bus_table(inst, limits=False),
@@ -232,9 +282,13 @@ class DCOPFFamily(ProblemFamily):
         base = m.base_mva
         pg = values["generators"]["p_mw"]
         report = ConstraintReport()
-        mismatch, theta, flows = dc_state(inst, inst.net, pg)
-        report.residual("p_balance", [mismatch], tolerance=tol.balance_pu * base, unit="MW", labels=("system",),
-                        description="total generation = total load + shunt (lossless DC)")
+        if self.answer_mode == "angles":
+            va = values["buses"]["va_deg"]
+            theta, flows = _answered_state(inst, inst.net, pg, va, report, tol)
+        else:
+            mismatch, theta, flows = dc_state(inst, inst.net, pg)
+            report.residual("p_balance", [mismatch], tolerance=tol.balance_pu * base, unit="MW", labels=("system",),
+                            description="total generation = total load + shunt (lossless DC)")
         report.bounds("gen_p", pg, m.pmin, m.pmax, tolerance=tol.gen_pu * base, unit="MW", labels=labels.gen,
                       description="generator active power limits")
         fi, ai = inst.flow_idx, inst.angle_idx
@@ -257,17 +311,23 @@ class DCOPFFamily(ProblemFamily):
 
     def value_bounds(self, inst: GridInstance) -> dict:
         m = inst.model
-        return {"generators": {"p_mw": (m.pmin, m.pmax)}}
+        bounds = {"generators": {"p_mw": (m.pmin, m.pmax)}}
+        if self.answer_mode == "angles":
+            lo, hi = np.full(m.n_bus, -DC_ANGLE_RANGE_DEG), np.full(m.n_bus, DC_ANGLE_RANGE_DEG)
+            lo[m.ref] = hi[m.ref] = 0.0
+            bounds["buses"] = {"va_deg": (lo, hi)}
+        return bounds
 
     def objective_info(self) -> dict:
         return {"unit": "$/h", "sense": "min"}
 
 
 class DCOPFEnv(FeasTextEnv):
-    """``gym.make("feasgym/DCOPF-case14-v0", dc_model="matpower", perturbation=..., n_minus_1=False, ood=None)``."""
+    """``gym.make("feasgym/DCOPF-case14-v0", dc_model="matpower", answer_mode="dispatch", perturbation=...,
+    n_minus_1=False, ood=None)``."""
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
-                 dc_model: str = "matpower", tolerances: DCTolerances | None = None, ood: str | None = None,
-                 **env_kwargs):
+                 dc_model: str = "matpower", answer_mode: str = "dispatch", tolerances: DCTolerances | None = None,
+                 ood: str | None = None, **env_kwargs):
         super().__init__(DCOPFFamily(case, perturbation=perturbation, n_minus_1=n_minus_1, dc_model=dc_model,
-                                     tolerances=tolerances, ood=ood), **env_kwargs)
+                                     answer_mode=answer_mode, tolerances=tolerances, ood=ood), **env_kwargs)
