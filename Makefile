@@ -23,6 +23,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench_acopf_score.py
+	$(PY) benchmarks/bench_families.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
