@@ -147,11 +147,12 @@ class PortfolioFamily(ProblemFamily):
         return report, portfolio_variance(inst, w) if np.all(np.isfinite(w)) else None
 
     def features(self, inst: PortfolioInstance) -> np.ndarray:
-        """Per asset (prompt order): return/10, idio vol/30, betas, current weight * n, max weight * n,
-        its sector's cap; then turnover limit, return floor/10 and the factor covariance/100."""
-        n, o = inst.n, inst.order
-        per_asset = [inst.mu[o] / 10, inst.idio_vol[o] / 30, *inst.betas[o].T, inst.current[o] * n,
-                     inst.max_weight[o] * n, inst.sector_cap[inst.sector_of[o]]]
+        """Per asset (answer order, as the action's weights): return/10, idio vol/30, betas, current
+        weight * n, max weight * n, its sector's cap; then turnover limit, return floor/10 and the
+        factor covariance/100."""
+        n = inst.n
+        per_asset = [inst.mu / 10, inst.idio_vol / 30, *inst.betas.T, inst.current * n, inst.max_weight * n,
+                     inst.sector_cap[inst.sector_of]]
         return np.concatenate(per_asset + [[inst.turnover_limit, inst.min_return / 10], inst.factor_cov.ravel() / 100])
 
     def value_bounds(self, inst: PortfolioInstance) -> dict:
