@@ -93,6 +93,7 @@ class NumericEnv(gym.Wrapper):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.layout.size,), dtype=np.float32)
         self._pool_rng: np.random.Generator | None = None
         self._stream_seed: int | None = None
+        self._per_instance: tuple = (None, None, None)
 
     # ---- episode -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -128,10 +129,9 @@ class NumericEnv(gym.Wrapper):
         if a.size != self.layout.size:
             raise ValueError(f"action has {a.size} entries, expected {self.layout.size}")
         a = np.clip(a, -1.0, 1.0)
-        instance = self.env.unwrapped.instance
-        bounds = self.family.value_bounds(instance)
+        schema, bounds = self._schema_and_bounds()
         values: Values = {}
-        for section in self.family.schema(instance).sections:
+        for section in schema.sections:
             values[section.name] = {}
             for field in section.fields:
                 lo, hi = (np.asarray(b, dtype=float) for b in bounds[section.name][field.name])
@@ -141,10 +141,9 @@ class NumericEnv(gym.Wrapper):
 
     def action_from_values(self, values: Values) -> np.ndarray:
         """The action whose scaled values are ``values`` (clipped to the bounds): the inverse map."""
-        instance = self.env.unwrapped.instance
-        bounds = self.family.value_bounds(instance)
+        schema, bounds = self._schema_and_bounds()
         action = np.zeros(self.layout.size)
-        for section in self.family.schema(instance).sections:
+        for section in schema.sections:
             for field in section.fields:
                 lo, hi = (np.asarray(b, dtype=float) for b in bounds[section.name][field.name])
                 span = hi - lo
@@ -156,7 +155,14 @@ class NumericEnv(gym.Wrapper):
 
     def answer_text(self, action: Any) -> str:
         """The JSON answer an action stands for, written at the prompt's decimals."""
-        return self.family.schema(self.env.unwrapped.instance).write(self.action_values(action))
+        return self._schema_and_bounds()[0].write(self.action_values(action))
+
+    def _schema_and_bounds(self) -> tuple[AnswerSchema, dict]:
+        """The current instance's schema and value bounds, built once per instance."""
+        instance = self.env.unwrapped.instance
+        if self._per_instance[0] is not instance:
+            self._per_instance = (instance, self.family.schema(instance), self.family.value_bounds(instance))
+        return self._per_instance[1], self._per_instance[2]
 
 
 def make_numeric(env_id: str, *, instance_pool: int | None = None, normalization_draws: int = 256,

@@ -74,24 +74,16 @@ def test_optimality_scale_reaches_the_env():
     assert opt_fn(prompts=None, completions=completions[:1], **{k: v[:1] for k, v in columns.items()}) == [pytest.approx(1.0, abs=1e-4)]
 
 
-def tiny_gpt2(texts, n_positions=4096):
-    """A random-init 2-layer GPT-2 and a byte-level BPE tokenizer trained on ``texts`` (no hub)."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+def tiny_gpt2(texts):
+    """The example's random-init 2-layer GPT-2 and locally trained tokenizer (no hub)."""
+    import importlib.util
+    from pathlib import Path
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=["<eos>", "<pad>"],
-                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                                       show_progress=False))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>")
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=64, n_layer=2, n_head=2,
-                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                        bos_token_id=tokenizer.eos_token_id)
-    return GPT2LMHeadModel(config), tokenizer
+    path = Path(__file__).resolve().parents[1] / "examples" / "trl_grpo.py"
+    spec = importlib.util.spec_from_file_location("example_trl_grpo", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.tiny_model(texts)
 
 
 def test_grpo_trainer_step_logs_the_env_scores(tmp_path):
