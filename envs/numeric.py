@@ -67,13 +67,16 @@ def feature_statistics(family: ProblemFamily, draws: int) -> tuple[np.ndarray, n
 class NumericEnv(gym.Wrapper):
     """Box observations and Box actions over a feasgym text env (see the module doc).
 
-    ``instance_pool=P`` makes each reset pick one of instances ``0..P-1`` of the seeded stream
-    (drawn from a generator seeded by ``reset(seed=...)``), so training revisits a fixed set of
-    instances whose references are solved once; ``None`` advances the stream (a new instance
-    per episode), as the text env does. ``options={"instance": k}`` always wins.
+    ``instance_pool=P`` makes each reset pick one of instances ``0..P-1`` of the stream seeded by
+    ``pool_seed`` (the pick drawn from a generator seeded by ``reset(seed=...)``), so training
+    revisits a fixed set of instances, the same in every sub-env of a vector env, whose
+    references are solved once (the rows of ``export_dataset(env_id, seed=pool_seed, n=P)``).
+    ``None`` advances the seeded stream (a new instance per episode), as the text env does.
+    ``options={"instance": k}`` always wins.
     """
 
-    def __init__(self, env: gym.Env, *, instance_pool: int | None = None, normalization_draws: int = 256):
+    def __init__(self, env: gym.Env, *, instance_pool: int | None = None, pool_seed: int = 0,
+                 normalization_draws: int = 256):
         super().__init__(env)
         text_env = env.unwrapped
         if not isinstance(text_env, FeasTextEnv):
@@ -82,6 +85,7 @@ class NumericEnv(gym.Wrapper):
             raise ValueError(f"instance_pool must be >= 1 or None, got {instance_pool}")
         self.family: ProblemFamily = text_env.family
         self.instance_pool = None if instance_pool is None else int(instance_pool)
+        self.pool_seed = int(pool_seed)
         nominal = self.family.nominal()
         self.layout = ActionLayout(self.family.schema(nominal))
         n_features = len(np.asarray(self.family.features(nominal)).reshape(-1))
@@ -92,7 +96,6 @@ class NumericEnv(gym.Wrapper):
         self.observation_space = spaces.Box(-OBS_CLIP, OBS_CLIP, shape=(n_features,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.layout.size,), dtype=np.float32)
         self._pool_rng: np.random.Generator | None = None
-        self._stream_seed: int | None = None
         self._per_instance: tuple = (None, None, None)
 
     # ---- episode -------------------------------------------------------------------
@@ -100,14 +103,10 @@ class NumericEnv(gym.Wrapper):
         options = dict(options or {})
         if self.instance_pool is not None and "instance" not in options:
             if seed is not None or self._pool_rng is None:
-                self._stream_seed = None if seed is None else int(seed)
                 self._pool_rng = np.random.default_rng(seed)
             options["instance"] = int(self._pool_rng.integers(self.instance_pool))
-            if seed is None and self._stream_seed is not None:
-                seed = self._stream_seed  # keep addressing the seeded pool, not the advancing stream
+            seed = self.pool_seed
         _, info = self.env.reset(seed=seed, options=options)
-        if self._stream_seed is None:
-            self._stream_seed = int(info["seed"])
         return self.observation(), info
 
     def step(self, action: Any):
@@ -165,10 +164,10 @@ class NumericEnv(gym.Wrapper):
         return self._per_instance[1], self._per_instance[2]
 
 
-def make_numeric(env_id: str, *, instance_pool: int | None = None, normalization_draws: int = 256,
-                 **env_kwargs: Any) -> NumericEnv:
+def make_numeric(env_id: str, *, instance_pool: int | None = None, pool_seed: int = 0,
+                 normalization_draws: int = 256, **env_kwargs: Any) -> NumericEnv:
     """``NumericEnv(gym.make(env_id, **env_kwargs))``: the one-liner for SB3's ``make_vec_env``."""
     import feasgym.envs  # noqa: F401  (registers the ids)
 
-    return NumericEnv(gym.make(env_id, **env_kwargs), instance_pool=instance_pool,
+    return NumericEnv(gym.make(env_id, **env_kwargs), instance_pool=instance_pool, pool_seed=pool_seed,
                       normalization_draws=normalization_draws)
