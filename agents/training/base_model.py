@@ -1,0 +1,78 @@
+"""The embedded default base model: a tokenizer trained on env text and a small causal LM.
+
+No model hub is needed: the tokenizer (byte-level BPE from ``tokenizers``) is trained on
+the env's own prompts and answers, so tables and JSON compress well, and the model is a
+freshly initialised GPT-2 config from ``transformers``. Both are saved as an ordinary HF
+checkpoint folder that every trainer and agent loads with ``from_pretrained``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+EOS = "<|endoftext|>"
+PAD = "<|pad|>"
+
+
+@dataclass(frozen=True)
+class TinyModelSpec:
+    """Size of the embedded model (defaults: 4 layers, width 256, ~3-4M parameters)."""
+
+    n_layer: int = 4
+    n_embd: int = 256
+    n_head: int = 4
+    n_positions: int = 2048
+    vocab_size: int = 2048
+    seed: int = 0
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int):
+    """A byte-level BPE tokenizer (any byte encodes, so no unknown tokens) fitted to ``texts``."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    # Digit runs are isolated so numbers tokenize the same wherever they stand; everything
+    # between them may merge across words, so the repeated prompt text and the answer's JSON
+    # punctuation become a few tokens each (prompts ~3x shorter than with GPT-2's word split).
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"[0-9]+"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS, PAD], show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(list(texts), trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=PAD,
+                                   unk_token=None, model_max_length=None)
+
+
+def build_base_model(texts: Iterable[str], out_dir: str | Path, spec: TinyModelSpec = TinyModelSpec()) -> Path:
+    """Train the tokenizer on ``texts``, initialise a GPT-2 of ``spec`` and save both to ``out_dir``."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    texts = list(texts)
+    if not texts:
+        raise ValueError("build_base_model needs at least one text to train the tokenizer on")
+    out = Path(out_dir)
+    tokenizer = train_tokenizer(texts, spec.vocab_size)
+    torch.manual_seed(spec.seed)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=spec.n_positions, n_embd=spec.n_embd,
+                        n_layer=spec.n_layer, n_head=spec.n_head, bos_token_id=tokenizer.eos_token_id,
+                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    model = GPT2LMHeadModel(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "feasgym_base.json").write_text(json.dumps({"spec": asdict(spec), "parameters": count_parameters(model),
+                                                        "tokenizer_texts": len(texts)}, indent=2))
+    return out
+
+
+def count_parameters(model) -> int:
+    return int(sum(p.numel() for p in model.parameters()))

@@ -1,0 +1,55 @@
+"""Settings both trainers share: device choice and the CPU-safe TRL arguments."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def default_use_cpu() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def trainer_device_args(use_cpu: bool | None) -> dict:
+    """TRL/transformers arguments for CPU or GPU (on CPU: fp32, no vLLM, no tracker)."""
+    cpu = default_use_cpu() if use_cpu is None else bool(use_cpu)
+    # TRL turns gradient checkpointing on by default; small models only pay its extra forward pass.
+    args = {"use_cpu": cpu, "bf16": False, "fp16": False, "report_to": "none", "dataloader_num_workers": 0,
+            "gradient_checkpointing": False}
+    if not cpu:
+        import torch
+
+        args["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return args
+
+
+def lora_config(lora: dict | None):
+    """A peft ``LoraConfig`` from a dict of its fields (``None``: full fine-tuning)."""
+    if not lora:
+        return None
+    from peft import LoraConfig
+
+    fields = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear",
+              "task_type": "CAUSAL_LM", **lora}
+    return LoraConfig(**fields)
+
+
+def save_trained(trainer, out_dir: str | Path) -> Path:
+    """Save the trained model as a plain checkpoint (LoRA adapters merged) with its tokenizer."""
+    out = Path(out_dir)
+    model = trainer.model
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(out)
+    trainer.processing_class.save_pretrained(out)
+    return out
+
+
+def write_json(path: str | Path, data) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.replace(path)
+    return path

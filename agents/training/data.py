@@ -1,0 +1,87 @@
+"""Training and evaluation rows drawn from env instance streams.
+
+A row is one instance: its ``prompt``, the oracle's ``completion`` (the reference answer
+at the prompt's decimals) and the columns that address the instance (``env_id``,
+``seed``, ``split``, ``instance``), so SFT learns from demonstrations and GRPO's reward
+functions score every completion against its own row's instance.
+
+Drawing an AC-OPF instance solves a reference OPF (about a second on a laptop core);
+``workers > 1`` spreads the solves over processes, and the env's reference cache keeps
+them for every later reset of the same instance (trainer rewards, the arena).
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True)
+class InstanceSource:
+    """One instance stream: an env id with its constructor kwargs, a split and a seed."""
+
+    env_id: str
+    split: str = "train"
+    seed: int = 0
+    env_kwargs: dict = field(default_factory=dict)
+
+    def make_env(self):
+        import gymnasium as gym
+
+        import feasgym.envs  # noqa: F401  (registers the ids)
+
+        return gym.make(self.env_id, split=self.split, **self.env_kwargs)
+
+
+def _rows_for(source: InstanceSource, indices: Sequence[int]) -> list[dict]:
+    from feasgym.envs.rewards import instance_columns
+
+    env = source.make_env()
+    rows = []
+    for k in indices:
+        prompt, _ = env.reset(seed=source.seed, options={"instance": int(k)})
+        rows.append({"prompt": prompt, "completion": env.unwrapped.reference_answer(), **instance_columns(env)})
+    env.close()
+    return rows
+
+
+def instance_rows(source: InstanceSource, count: int, *, start: int = 0, workers: int = 1,
+                  progress: bool = False, desc: str | None = None) -> list[dict]:
+    """Rows for instances ``start .. start + count - 1`` of ``source``, in index order."""
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    indices = list(range(start, start + count))
+    chunks = [indices[i:i + 4] for i in range(0, len(indices), 4)]
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=count, desc=desc or f"{source.env_id} {source.split}", disable=not progress, unit="inst")
+    rows: list[dict] = []
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            rows.extend(_rows_for(source, chunk))
+            bar.update(len(chunk))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for chunk_rows in pool.map(_rows_for, [source] * len(chunks), chunks):
+                rows.extend(chunk_rows)
+                bar.update(len(chunk_rows))
+    bar.close()
+    return rows
+
+
+def write_rows(rows: Iterable[dict], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

@@ -1,0 +1,68 @@
+"""Supervised fine-tuning on oracle demonstrations with TRL's ``SFTTrainer``.
+
+Rows are prompt -> completion pairs (the completion is the env's reference answer), so
+TRL computes the loss on the completion only; the tokenizer's EOS is appended, so the
+model learns to stop after the JSON.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .common import lora_config, save_trained, trainer_device_args, write_json
+from .probe import ProbeSet, probe_callback
+
+
+@dataclass(frozen=True)
+class SFTBudget:
+    epochs: float = 8.0
+    learning_rate: float = 1e-3
+    batch_size: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    max_steps: int = -1
+    probe_every: int = 0  # steps between held-out probes; 0: only at start and end
+    lora: dict | None = None
+
+
+def run_sft(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, budget: SFTBudget = SFTBudget(),
+            *, seed: int = 0, use_cpu: bool | None = None, probe: ProbeSet | None = None,
+            progress: bool = True) -> dict:
+    """Fine-tune ``model_path`` on ``rows`` (``prompt``, ``completion``); save to ``out_dir/model``."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    if not rows:
+        raise ValueError("SFT needs at least one demonstration row")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path)
+    config = SFTConfig(
+        output_dir=str(out / "trainer"), num_train_epochs=budget.epochs, max_steps=budget.max_steps,
+        per_device_train_batch_size=budget.batch_size, gradient_accumulation_steps=budget.grad_accum,
+        learning_rate=budget.learning_rate, lr_scheduler_type="cosine", warmup_steps=budget.warmup_ratio,
+        weight_decay=budget.weight_decay, logging_steps=1, save_strategy="no", seed=seed, data_seed=seed,
+        completion_only_loss=True, max_length=None, disable_tqdm=not progress,
+        **trainer_device_args(use_cpu))
+    callbacks = []
+    probe_log = out / "probe.jsonl"
+    probe_log.unlink(missing_ok=True)
+    if probe is not None:
+        callbacks.append(probe_callback(probe, budget.probe_every, probe_log))
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=lora_config(budget.lora), callbacks=callbacks)
+    result = trainer.train()
+    checkpoint = save_trained(trainer, out / "model")
+    summary = {
+        "checkpoint": str(checkpoint), "budget": asdict(budget), "rows": len(rows),
+        "train_runtime_s": result.metrics.get("train_runtime"), "steps": trainer.state.global_step,
+        "log_history": trainer.state.log_history,
+        "probe": callbacks[0].records if callbacks else [],
+    }
+    write_json(out / "summary.json", summary)
+    return summary
