@@ -236,11 +236,11 @@ class DCOPFFamily(ProblemFamily):
         base = m.base_mva
         ref = inst.bus_ids[m.ref]
         if self.dc_model == "matpower":
-            flow = ("flow(from -> to) = base_mva * (va_from - va_to - shift) / (x_pu * tap), angles and shift (shift_deg) in radians, "
-                    "tap 0 read as 1 (MATPOWER's DC model: r and b_pu are ignored)")
+            flow = ("flow(from -> to) = base_mva * (va_from - va_to - shift_deg) / (x_pu * tap), with the angles and "
+                    "shift_deg converted to radians, tap 0 read as 1 (MATPOWER's DC model: r_pu and b_pu are ignored)")
         else:
-            flow = ("flow(from -> to) = base_mva * (va_from - va_to) * x_pu / (r_pu^2 + x_pu^2), angles in radians "
-                    "(PowerModels' DC model: tap, shift_deg and b_pu are ignored)")
+            flow = ("flow(from -> to) = base_mva * (va_from - va_to) * x_pu / (r_pu^2 + x_pu^2), with the angles "
+                    "converted to radians (PowerModels' DC model: tap, shift_deg and b_pu are ignored)")
         if self.answer_mode == "angles":
             balance = (f"- Power balance at every bus: generation - pd_mw - gs_mw = sum of flows leaving the bus, "
                        f"flows from your angles (tolerance {tol.balance_pu * base:g} MW).")
