@@ -39,10 +39,11 @@ def test_every_base_id_has_its_ood_variants():
 def test_check_env_and_oracle(env_id):
     env = gym.make(env_id).unwrapped
     check_env(env, skip_render_check=True)
-    env.reset(seed=0)
     assert env.split == "ood"
-    s = env.score(env.reference_answer())
-    assert s["format"]["score"] == 1.0 and s["feasibility"]["feasible"], s["feasibility"]["violations"][:3]
+    for k in range(1 if "ACOPF" in env_id else 5):  # AC-OPF solves are the slow part; the rest is cheap
+        env.reset(seed=0, options={"instance": k})
+        s = env.score(env.reference_answer())
+        assert s["format"]["score"] == 1.0 and s["feasibility"]["feasible"], (k, s["feasibility"]["violations"][:3])
     for text in BAD_INPUTS[:6]:
         assert not env.score(text)["feasibility"]["feasible"]
 
