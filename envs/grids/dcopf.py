@@ -38,10 +38,9 @@ import scipy.sparse as sp
 from ..core.constraints import ConstraintReport
 from ..core.family import ProblemFamily
 from ..core.qp import solve_qp
-from ..core.schema import AnswerSchema, Section, Values
+from ..core.schema import AnswerSchema, Field, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
-from ..core.schema import Field
 from .acopf import P_FIELD
 from .case import base_loads, build_model, pglib_name
 from .checks import Labels, _Pick
