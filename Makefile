@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/feasgym demo
+	$(VENV)/bin/feasgym study --profile cpu-quick --out runs/study-cpu-quick
+	@echo "report: runs/study-cpu-quick/report.md"
 
 test: install
 	$(PY) -m pytest -q -x --durations=15

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "export", "compare")
+COMMANDS = ("demo", "export", "compare", "study")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,61 @@
+"""Study profiles: which envs, how big a model, how much training and evaluation.
+
+``cpu-quick`` is sized for a 2-core laptop in under ten minutes (see the README's
+training section for the measurements behind each number); ``gpu`` runs the same code
+path with a bigger model and budgets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from feasgym.agents.training.base_model import TinyModelSpec
+from feasgym.agents.training.grpo import GRPOBudget
+from feasgym.agents.training.sft import SFTBudget
+
+# Out-of-distribution variant used until the envs register their own OOD ids: loads
+# scaled U[1.1, 1.2] (training draws U[0.8, 1.1]), same per-load noise, split "ood".
+OOD_PERTURBATION = {"scale": [1.1, 1.2], "noise": 0.1}
+
+
+@dataclass(frozen=True)
+class StudyProfile:
+    name: str
+    env_ids: tuple[str, ...] = ("feasgym/ACOPF-case5-v0",)
+    env_kwargs: dict = field(default_factory=dict)      # env id -> constructor kwargs (all splits)
+    ood_kwargs: dict = field(default_factory=lambda: {"perturbation": OOD_PERTURBATION})
+    ood_label: str = "loads x U[1.1, 1.2]"
+    seed: int = 0
+    n_train: int = 48
+    n_test: int = 24
+    n_ood: int = 24
+    n_probe: int = 8
+    data_workers: int = 2
+    model: TinyModelSpec = TinyModelSpec()
+    sft: SFTBudget = SFTBudget()
+    grpo: GRPOBudget = GRPOBudget()
+    max_new_tokens: int = 160
+    eval_batch_size: int = 24
+
+    def with_overrides(self, **changes) -> "StudyProfile":
+        return replace(self, **changes)
+
+
+PROFILES: dict[str, StudyProfile] = {
+    "cpu-quick": StudyProfile(
+        name="cpu-quick",
+        model=TinyModelSpec(n_layer=4, n_embd=256, n_head=4, n_positions=1024, vocab_size=2048),
+        sft=SFTBudget(epochs=8.0, learning_rate=1e-3, batch_size=8, probe_every=12),
+        grpo=GRPOBudget(max_steps=30, num_generations=8, prompts_per_step=1, learning_rate=2e-5,
+                        max_completion_length=160, probe_every=10),
+    ),
+    "gpu": StudyProfile(
+        name="gpu",
+        env_ids=("feasgym/ACOPF-case5-v0", "feasgym/ACOPF-case14-v0"),
+        n_train=512, n_test=100, n_ood=100, n_probe=32, data_workers=8,
+        model=TinyModelSpec(n_layer=8, n_embd=512, n_head=8, n_positions=2048, vocab_size=4096),
+        sft=SFTBudget(epochs=6.0, learning_rate=5e-4, batch_size=16, probe_every=100),
+        grpo=GRPOBudget(max_steps=300, num_generations=16, prompts_per_step=4, learning_rate=1e-5,
+                        max_completion_length=400, probe_every=50),
+        max_new_tokens=400, eval_batch_size=64,
+    ),
+}
