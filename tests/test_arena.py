@@ -155,12 +155,16 @@ def test_bad_arguments_are_clear_errors(tmp_path):
 
 def test_cli_compare(tmp_path, capsys):
     out = tmp_path / "cli"
-    code = main(["compare", "--env", f"case5={ENV_ID}", "--agent", "oracle=oracle", "--agent", "lr=looks-right",
-                 "--episodes", "2", "--out", str(out), "--no-progress"])
+    code = main(["compare", "--env", f"case5={ENV_ID}", "--agent", "oracle", "--agent", "lr=looks-right",
+                 "--agent-arg", "rnd.seed=5", "--agent", "rnd=random", "--episodes", "2", "--out", str(out),
+                 "--no-progress"])
     assert code == 0
     text = capsys.readouterr().out
     assert "oracle vs lr" in text and "McNemar" in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["envs"]["case5"]["env_id"] == ENV_ID and (out / "report.md").stat().st_size > 500
-    with pytest.raises(SystemExit):
-        main(["compare", "--env", ENV_ID, "--agent", "oracle", "--out", str(out)])
+    assert summary["agents"]["rnd"] == {"kind": "random", "seed": 5}
+    with pytest.raises(SystemExit, match="names no agent"):
+        main(["compare", "--env", ENV_ID, "--agent", "oracle", "--agent-arg", "nobody.seed=1", "--out", str(out)])
+    with pytest.raises(SystemExit, match="--env-kwargs"):
+        main(["compare", "--env", ENV_ID, "--env-kwargs", "other={}", "--out", str(out)])

@@ -62,7 +62,7 @@ def render_report(summary: dict) -> str:
     total = t["generation_s"] + t["scoring_s"]
     share = t["scoring_s"] / total if total > 0 else 0.0
     out = ["# Arena report", "",
-           f"{summary['episodes']} instances per env (seed {summary['seed']}, split {summary['split']}); every agent "
+           f"{summary['episodes']} instances per env (seed {summary['seed']}); every agent "
            "answers the same instances. Means with 95% percentile-bootstrap CIs; pairs use the exact McNemar "
            "test on fully-feasible outcomes and paired bootstrap CIs.", "",
            f"Time: generation {t['generation_s']:.2f} s, scoring {t['scoring_s']:.2f} s "

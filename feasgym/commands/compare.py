@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with --env-kwargs 'ood={\"split\": \"ood\"}')")
     parser.add_argument("--env-kwargs", action="append", default=[], metavar="LABEL=JSON",
                         help="gym.make keyword arguments for the env with this label (or id)")
-    parser.add_argument("--agent", action="append", metavar="NAME=SPEC",
+    parser.add_argument("--agent", action="append", metavar="[NAME=]SPEC",
                         help="repeatable; SPEC is oracle, looks-right, random, hf:PATH_OR_HUB_NAME or "
                              f"openai:MODEL[@BASE_URL] (default: {' '.join(DEFAULT_AGENTS)})")
     parser.add_argument("--agent-arg", action="append", default=[], metavar="NAME.KEY=JSON",
@@ -40,6 +40,19 @@ def _pairs(items: list[str], what: str) -> list[tuple[str, str]]:
         if not sep or not key or not value:
             raise SystemExit(f"feasgym compare: {what} must look like NAME=VALUE, got {item!r}")
         out.append((key, value))
+    return out
+
+
+def agent_pairs(items: list[str]) -> list[tuple[str, str]]:
+    """``NAME=SPEC`` items; a bare spec (``oracle``, ``hf:org/model``) is its own name."""
+    out = []
+    for item in items:
+        name, sep, spec = item.partition("=")
+        if not sep or ":" in name or "/" in name:  # the '=' belongs to the spec (e.g. a URL query)
+            name, spec = item, item
+        if not name or not spec:
+            raise SystemExit(f"feasgym compare: --agent must look like NAME=SPEC or SPEC, got {item!r}")
+        out.append((name, spec))
     return out
 
 
@@ -80,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         env_specs.append((label, env_id, extra.pop(label, {})))
     if extra:
         raise SystemExit(f"feasgym compare: --env-kwargs for unknown env labels {sorted(extra)}")
-    specs = dict(_pairs(args.agent or list(DEFAULT_AGENTS), "--agent"))
+    specs = dict(agent_pairs(args.agent or list(DEFAULT_AGENTS)))
     kwargs = agent_kwargs(specs, args)
     agents = {name: make_agent(spec, **kwargs[name]) for name, spec in specs.items()}
     try:
@@ -96,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(summary: dict) -> None:
     for label, section in summary["envs"].items():
-        print(f"\n== {label}: {summary['episodes']} instances, seed {summary['seed']}, split {summary['split']}")
+        print(f"\n== {label}: {summary['episodes']} instances, seed {summary['seed']}, split {section['split']}")
         print(f"{'agent':20s} {'format':>7s} {'CSR':>7s} {'feasible':>9s}  {'95% CI feasible':>15s} {'errors':>6s}")
         for name, a in section["agents"].items():
             f = a["feasible"]
