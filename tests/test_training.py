@@ -105,6 +105,10 @@ def test_sft_trains_saves_and_probes(base, rows, tmp_path):
     assert all(0.0 <= r["format"] <= 1.0 and r["n"] == 2 for r in summary["probe"])
     with pytest.raises(ValueError):
         run_sft(base, [], tmp_path / "none")
+    short = build_base_model([rows[0]["prompt"]], tmp_path / "short", TinyModelSpec(n_layer=1, n_embd=16, n_head=2,
+                                                                                     n_positions=64, vocab_size=400))
+    with pytest.raises(ValueError, match="context"):
+        run_sft(short, rows, tmp_path / "too-long")
 
 
 def test_grpo_groups_share_the_instance_and_log_every_reward(base, rows, tmp_path):

@@ -53,3 +53,14 @@ def write_json(path: str | Path, data) -> Path:
     tmp.write_text(json.dumps(data, indent=2, default=str))
     tmp.replace(path)
     return path
+
+
+def check_context(model, tokenizer, texts, reserve: int = 0) -> None:
+    """Refuse rows that do not fit the model's context (TRL would truncate or crash mid-run)."""
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    if not limit:
+        return
+    longest = max(len(ids) for ids in tokenizer(list(texts))["input_ids"]) + reserve
+    if longest > limit:
+        raise ValueError(f"a training row needs {longest} tokens but the model's context is {limit}; "
+                         "use a model with a longer context (TinyModelSpec.n_positions) or shorter prompts")

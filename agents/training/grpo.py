@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .common import lora_config, save_trained, trainer_device_args, write_json
+from .common import check_context, lora_config, save_trained, trainer_device_args, write_json
 from .probe import ProbeSet, probe_callback
 
 REWARD_ORDER = ("format_reward", "feasibility_reward", "optimality_reward")
@@ -33,6 +33,7 @@ class GRPOBudget:
     beta: float = 0.0
     reward_weights: tuple[float, float, float] = (0.0, 1.0, 0.0)
     probe_every: int = 0
+    probe_at_start: bool = True  # off when the previous stage's last probe already shows step 0
     lora: dict | None = None
 
 
@@ -88,6 +89,7 @@ def run_grpo(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(model_path)
+    check_context(model, tokenizer, [r["prompt"] for r in rows], reserve=budget.max_completion_length)
     batch = budget.num_generations * budget.prompts_per_step
     config = GRPOConfig(
         output_dir=str(out / "trainer"), max_steps=budget.max_steps, per_device_train_batch_size=batch,
@@ -100,7 +102,7 @@ def run_grpo(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, 
     probe_log = out / "probe.jsonl"
     probe_log.unlink(missing_ok=True)
     if probe is not None:
-        callbacks.append(probe_callback(probe, budget.probe_every, probe_log))
+        callbacks.append(probe_callback(probe, budget.probe_every, probe_log, budget.probe_at_start))
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=config, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=lora_config(budget.lora), callbacks=callbacks)
     result = trainer.train()

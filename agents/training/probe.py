@@ -54,8 +54,9 @@ class ProbeSet:
         }
 
 
-def probe_callback(probe: ProbeSet, every: int, log_path: str | Path | None = None):
-    """A ``TrainerCallback`` that evaluates ``probe`` at step 0, every ``every`` steps and at the end."""
+def probe_callback(probe: ProbeSet, every: int, log_path: str | Path | None = None, at_start: bool = True):
+    """A ``TrainerCallback`` that evaluates ``probe`` at step 0 (if ``at_start``), every ``every`` steps
+    and at the end."""
     from transformers import TrainerCallback
 
     class ProbeCallback(TrainerCallback):
@@ -75,7 +76,8 @@ def probe_callback(probe: ProbeSet, every: int, log_path: str | Path | None = No
                     fh.write(json.dumps(record) + "\n")
 
         def on_train_begin(self, args, state, control, model=None, processing_class=None, **kw):
-            self._run(state, model, processing_class)
+            if at_start:
+                self._run(state, model, processing_class)
 
         def on_step_end(self, args, state, control, model=None, processing_class=None, **kw):
             if every > 0 and state.global_step % every == 0:

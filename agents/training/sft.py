@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .common import lora_config, save_trained, trainer_device_args, write_json
+from .common import check_context, lora_config, save_trained, trainer_device_args, write_json
 from .probe import ProbeSet, probe_callback
 
 
@@ -24,6 +24,7 @@ class SFTBudget:
     weight_decay: float = 0.0
     max_steps: int = -1
     probe_every: int = 0  # steps between held-out probes; 0: only at start and end
+    probe_at_start: bool = True  # the untrained model's probe: slow (it never stops) and the arena has it
     lora: dict | None = None
 
 
@@ -42,6 +43,7 @@ def run_sft(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, b
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path)
+    check_context(model, tokenizer, [r["prompt"] + r["completion"] for r in rows], reserve=1)
     config = SFTConfig(
         output_dir=str(out / "trainer"), num_train_epochs=budget.epochs, max_steps=budget.max_steps,
         per_device_train_batch_size=budget.batch_size, gradient_accumulation_steps=budget.grad_accum,
@@ -53,7 +55,7 @@ def run_sft(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, b
     probe_log = out / "probe.jsonl"
     probe_log.unlink(missing_ok=True)
     if probe is not None:
-        callbacks.append(probe_callback(probe, budget.probe_every, probe_log))
+        callbacks.append(probe_callback(probe, budget.probe_every, probe_log, budget.probe_at_start))
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(budget.lora), callbacks=callbacks)
     result = trainer.train()

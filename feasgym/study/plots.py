@@ -65,7 +65,10 @@ def plot_training_curves(sft: dict | None, grpo: dict | None, path: Path) -> Pat
             key = f"rewards/{name}_reward/mean"
             ax.plot(steps, [h.get(key) for h in history], color=color, alpha=0.35, lw=1,
                     label=f"{name} reward (sampled)")
-        _probe_lines(ax, grpo["probe"], prefix="probe ")
+        probe = list(grpo["probe"])
+        if sft and sft["probe"] and (not probe or probe[0]["step"] != 0):
+            probe.insert(0, {**sft["probe"][-1], "step": 0})  # GRPO starts from SFT's final model
+        _probe_lines(ax, probe, prefix="probe ")
     ax.set_title("GRPO: reward per step (sampled) and probes (greedy)", fontsize=10)
     ax.set_xlabel("step")
     for ax in axes:
