@@ -74,7 +74,15 @@ def main(argv: list[str] | None = None) -> dict:
         )
         trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config, train_dataset=dataset,
                               processing_class=tokenizer)
-        trainer.train()
+        import torch
+
+        threads = torch.get_num_threads()
+        if not args.model:
+            torch.set_num_threads(1)  # the tiny model: extra threads only contend (1.4x slower measured on 2 cores)
+        try:
+            trainer.train()
+        finally:
+            torch.set_num_threads(threads)
     logs = [entry for entry in trainer.state.log_history if f"rewards/{REWARD_NAMES[0]}/mean" in entry]
     summary = {name: [entry[f"rewards/{name}/mean"] for entry in logs] for name in REWARD_NAMES}
     print(f"GRPO on {args.env}: {len(logs)} logged step(s)")

@@ -105,11 +105,17 @@ def test_observation_is_standardized_fixed_and_seeded():
 
 
 def test_ppo_learns_a_few_hundred_steps():
+    import torch
     from stable_baselines3 import PPO
 
     env = make_numeric(CASE5, answer_mode="setpoints", instance_pool=2)
     model = PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=2, seed=0, verbose=0, device="cpu")
-    model.learn(total_timesteps=256)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny MLP: extra threads only contend
+    try:
+        model.learn(total_timesteps=256)
+    finally:
+        torch.set_num_threads(threads)
     assert model.num_timesteps >= 256
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
