@@ -89,3 +89,10 @@ def test_cli_export_with_env_kwargs(tmp_path, capsys):
     assert parse_env_kwargs(["max_turns=2", "answer_mode=full"]) == {"max_turns": 2, "answer_mode": "full"}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_env_kwargs(["answer_mode"])
+    # Bad input: a clear message and exit status 2, no traceback.
+    assert main(["export", "--env", "feasgym/NoSuch-v0", "--out", str(out)]) == 2
+    assert "unknown env id 'feasgym/NoSuch-v0'" in capsys.readouterr().err
+    assert main(["export", "--env", ENV_ID, "--out", str(out), "--env-kwarg", "answer_mode=guess"]) == 2
+    assert "answer_mode must be one of" in capsys.readouterr().err
+    assert main(["export", "--env", ENV_ID, "--out", str(out), "--env-kwarg", "colour=red"]) == 2
+    assert "colour" in capsys.readouterr().err

@@ -39,12 +39,24 @@ def parse_env_kwargs(pairs: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    import feasgym  # noqa: F401  (registers the ids)
+    import sys
+
+    import gymnasium as gym
+
+    from feasgym import ENV_IDS
     from feasgym.datasets import export_dataset, save_dataset
 
-    dataset = export_dataset(args.env, split=args.split, n=args.n, seed=args.seed, start=args.start,
-                             env_kwargs=parse_env_kwargs(args.env_kwarg), system_prompt=args.system_prompt,
-                             workers=args.workers, progress=not args.no_progress)
+    if args.env not in gym.registry:
+        print(f"feasgym export: unknown env id {args.env!r}; feasgym ids: {', '.join(ENV_IDS)}", file=sys.stderr)
+        return 2
+    try:
+        env_kwargs = parse_env_kwargs(args.env_kwarg)
+        dataset = export_dataset(args.env, split=args.split, n=args.n, seed=args.seed, start=args.start,
+                                 env_kwargs=env_kwargs, system_prompt=args.system_prompt,
+                                 workers=args.workers, progress=not args.no_progress)
+    except (TypeError, ValueError) as err:  # bad counts or env kwargs the env does not take
+        print(f"feasgym export: {err}", file=sys.stderr)
+        return 2
     for path in save_dataset(dataset, args.out, args.format):
         print(f"wrote {len(dataset)} rows of {args.env} ({args.split}) to {path}")
     return 0
