@@ -56,12 +56,23 @@ class ActionLayout:
         return slice(slot[0], slot[0] + count)
 
 
+_STATISTICS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def feature_statistics(family: ProblemFamily, draws: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation (1 where a feature is constant) of train-split draws' features."""
-    rng = np.random.default_rng(NORMALIZATION_SEED)
-    rows = np.array([family.features(family.draw(rng, "train")) for _ in range(int(draws))], dtype=float)
-    mean, std = rows.mean(axis=0), rows.std(axis=0)
-    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    """Mean and standard deviation (1 where a feature is constant) of train-split draws' features.
+
+    Computed once per family configuration and process (sub-envs of a vector env share them):
+    some families' draws are slow (portfolio n100: ~50 ms each).
+    """
+    key = (type(family).__qualname__, family.name, family.cache_key(), int(draws))
+    if key not in _STATISTICS:
+        rng = np.random.default_rng(NORMALIZATION_SEED)
+        rows = np.array([family.features(family.draw(rng, "train")) for _ in range(int(draws))], dtype=float)
+        mean, std = rows.mean(axis=0), rows.std(axis=0)
+        _STATISTICS[key] = (mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0))
+    mean, std = _STATISTICS[key]
+    return mean.copy(), std.copy()
 
 
 class NumericEnv(gym.Wrapper):
