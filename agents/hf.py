@@ -219,8 +219,9 @@ class HFAgent(Agent):
         for row, (_, ids, _) in enumerate(chunk):
             input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
             attention[row, width - len(ids):] = 1
+        # use_cache: a model handed over from training may have the KV cache switched off in its config
         kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "pad_token_id": self.pad_id,
-                                  "do_sample": self.do_sample}
+                                  "do_sample": self.do_sample, "use_cache": True}
         if self.do_sample:
             kwargs.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
             # transformers samples from torch's generator; seed it per call for reproducible runs
