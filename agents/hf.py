@@ -137,7 +137,7 @@ class HFAgent(Agent):
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         if self.pad_id is None:
             raise ValueError("the tokenizer has neither a pad nor an eos token; set tokenizer.pad_token")
-        eos = getattr(model.generation_config, "eos_token_id", None)
+        eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         if eos is None:
             eos = tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])

@@ -97,6 +97,12 @@ def test_chat_template_is_used_when_present(tmp_path, prompts):
     text = agent.tokenizer.decode(agent.encode("Solve it."))
     assert text == "<system>Be exact.</system><user>Solve it.</user><assistant>"
     assert agent.act([AnswerRequest("Solve it.")])[0].error is None
+    # truncation cuts the prompt text, never the template around it
+    short = make_agent(f"hf:{folder}", max_new_tokens=4, system_prompt="Be exact.", max_context_tokens=60)
+    ids, dropped = short.fit_prompt(prompts[0])
+    kept = short.tokenizer.decode(ids)
+    assert dropped > 0 and len(ids) <= 56
+    assert kept.startswith("<system>Be exact.</system><user>") and kept.endswith("</user><assistant>")
     plain = make_agent(f"hf:{folder}", max_new_tokens=4, use_chat_template=False)
     assert plain.tokenizer.decode(plain.encode("Solve it.")) == "Solve it."
 
