@@ -25,6 +25,7 @@ test: install
 bench: install
 	$(PY) benchmarks/bench_acopf_score.py
 	$(PY) benchmarks/bench_families.py
+	$(PY) benchmarks/bench_numeric.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
