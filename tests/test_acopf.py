@@ -242,7 +242,7 @@ def test_setpoint_mode_flags_bad_setpoints():
 
 
 def test_lightsim_and_pypower_power_flows_agree():
-    from feasgym.envs.grids.acopf import _setpoint_power_flow
+    from feasgym.envs.grids.acopf import setpoint_power_flow
     from feasgym.envs.grids.checks import bus_injections
     from feasgym.envs.grids.powerflow import newton_power_flow
 
@@ -253,7 +253,7 @@ def test_lightsim_and_pypower_power_flows_agree():
     answer = json.loads(env.unwrapped.reference_answer())["generators"]
     pg = np.array([answer[g]["p_mw"] for g in inst.gen_ids])
     vset = np.array([answer[g]["vm_pu"] for g in inst.gen_ids])
-    V_fast, ok = _setpoint_power_flow(inst, pg, np.bincount(m.gen_bus, vset, m.n_bus) / np.maximum(np.bincount(m.gen_bus, minlength=m.n_bus), 1))
+    V_fast, ok = setpoint_power_flow(inst, pg, np.bincount(m.gen_bus, vset, m.n_bus) / np.maximum(np.bincount(m.gen_bus, minlength=m.n_bus), 1))
     gen_buses = np.unique(m.gen_bus)
     Sbus = bus_injections(inst, np.where(m.gen_bus == m.ref, 0.0, pg), np.zeros(m.n_gen))
     V0 = np.ones(m.n_bus, dtype=complex)

@@ -117,7 +117,7 @@ def test_power_flow_state_over_voltage_limit_flagged_by_both(solved):
     state = copy_values(values)
     state["buses"]["vm_pu"] = net.res_bus.loc[m.bus_numbers, "vm_pu"].to_numpy()
     state["buses"]["va_deg"] = net.res_bus.loc[m.bus_numbers, "va_degree"].to_numpy()
-    pg, qg = checker._generator_outputs(gv["p_mw"], gv["q_mvar"])
+    pg, qg = checker.generator_outputs(gv["p_mw"], gv["q_mvar"])
     state["generators"]["p_mw"], state["generators"]["q_mvar"] = pg, qg
     ours, theirs = our_types(family, inst, state), pp_types(checker, state)
     assert "bus_vm" in ours and BALANCE not in ours

@@ -89,6 +89,12 @@ class ProblemFamily(ABC):
         }
 
 
+def solution_record(values: Values, objective: float, **extra) -> dict:
+    """The JSON-serializable reference solution a family's ``solve`` returns (and the cache stores)."""
+    lists = {sec: {f: np.asarray(col, dtype=float).tolist() for f, col in fields.items()} for sec, fields in values.items()}
+    return {"values": lists, "objective": float(objective), **extra}
+
+
 def values_from_solution(solution: dict) -> Values:
     """Turn the cached JSON lists back into arrays."""
     return {sec: {f: np.asarray(col, dtype=float) for f, col in fields.items()} for sec, fields in solution["values"].items()}

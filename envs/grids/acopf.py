@@ -16,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.constraints import ConstraintReport
-from ..core.family import ProblemFamily
+from ..core.family import solution_record
 from ..core.schema import AnswerSchema, Field, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
-from .case import base_loads, build_model, instance_ppc, pglib_name
-from .checks import ACTolerances, Labels, add_balance_rows, add_limit_rows, bus_injections, limited_branches
-from .instance import GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids, draw_grid_instance
+from .case import instance_ppc
+from .checks import ACTolerances, add_balance_rows, add_limit_rows, bus_injections, limited_branches
+from .family import GridFamily, angle_bounds
+from .instance import GridInstance, LoadPerturbation
 from .opf_solver import solve_acopf
 from .powerflow import newton_power_flow
 
@@ -36,38 +37,22 @@ VA_FIELD = Field("va_deg", 4, "deg", "bus voltage angle (reference bus = 0).")
 VSET_FIELD = Field("vm_pu", 5, "p.u.", "voltage magnitude setpoint at the generator's bus.")
 
 
-class ACOPFFamily(ProblemFamily):
+class ACOPFFamily(GridFamily):
     name = "ACOPF"
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
                  answer_mode: str = "full", tolerances: ACTolerances | None = None, ood: str | None = None):
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
-        self.case = pglib_name(case)
-        self.perturbation = as_perturbation(perturbation)
-        self.n_minus_1 = bool(n_minus_1)
         self.answer_mode = answer_mode
-        self.tolerances = tolerances or ACTolerances()
-        self.ood = check_ood(ood)
-        build_model(self.case)  # fail fast on an unknown case
+        super().__init__(case, perturbation=perturbation, n_minus_1=n_minus_1, ood=ood,
+                         tolerances=tolerances or ACTolerances())
 
-    def cache_key(self) -> str:
-        # The answer mode does not change instances or references' source state, but the
-        # stored values differ per mode, so it is part of the key.
-        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|{self.answer_mode}|ood={self.ood}"
+    def config_key(self) -> str:
+        return f"mode={self.answer_mode}"  # the stored reference values differ per answer mode
 
-    # ---- generator -----------------------------------------------------------------
-    def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
-        ood = self.ood if split == "ood" else None
-        return self._prepare(draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1, ood))
-
-    def nominal(self) -> GridInstance:
-        model = build_model(self.case)
-        pd, qd = base_loads(self.case)
-        return self._prepare(GridInstance(self.case, model, pd, qd, None, *default_ids(model)))
-
-    def _prepare(self, inst: GridInstance) -> GridInstance:
-        inst.labels = Labels(inst)
+    def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
+        inst = super().prepare(inst, rng)
         inst.limits = limited_branches(inst)
         return inst
 
@@ -81,10 +66,7 @@ class ACOPFFamily(ProblemFamily):
                       "buses": {"vm_pu": state["vm_pu"], "va_deg": va}}
         else:
             values = {"generators": {"p_mw": state["p_mw"], "vm_pu": state["vm_pu"][inst.model.gen_bus]}}
-        return {
-            "values": {s: {f: np.asarray(c, dtype=float).tolist() for f, c in fs.items()} for s, fs in values.items()},
-            "objective": state["objective"],
-        }
+        return solution_record(values, state["objective"])
 
     # ---- schema and prompt ---------------------------------------------------------
     def schema(self, inst: GridInstance) -> AnswerSchema:
@@ -108,7 +90,8 @@ class ACOPFFamily(ProblemFamily):
                 f"- Bus voltage magnitude within [vmin_pu, vmax_pu] (tolerance {tol.vm_pu:g} p.u.).",
                 f"- Generator output within its P and Q limits (tolerance {tol.gen_pu * base:g} MW / MVAr).",
                 f"- Apparent power flow at both ends of each branch at most rate_a_mva (tolerance {tol.flow_pu * base:g} MVA).",
-                f"- Angle difference va(from) - va(to) of each branch within [angmin_deg, angmax_deg].",
+                f"- Angle difference va(from) - va(to) of each branch within [angmin_deg, angmax_deg] "
+                f"(tolerance {tol.angle_deg:g} deg).",
                 f"- Reference bus {inst.bus_ids[m.ref]} has angle 0.",
             ]
         else:
@@ -172,7 +155,7 @@ class ACOPFFamily(ProblemFamily):
         usable = np.all(np.isfinite(pg_answer[~at_ref])) and np.all(np.isfinite(vset))
         V = None
         if usable:
-            V, converged = _setpoint_power_flow(inst, pg_answer, bus_vset)
+            V, converged = setpoint_power_flow(inst, pg_answer, bus_vset)
             if not converged:
                 V = None
         report.residual("pf_converged", [0.0 if V is not None else np.nan], tolerance=0.0, unit="",
@@ -182,7 +165,7 @@ class ACOPFFamily(ProblemFamily):
             V, vm, va, pg, qg = nan_b.astype(complex), nan_b, nan_b, nan_g, nan_g
         else:
             vm, va = np.abs(V), np.rad2deg(np.angle(V))
-            pg, qg = _generator_outputs(inst, V, pg_answer)
+            pg, qg = generator_outputs(inst, V, pg_answer)
         add_limit_rows(report, inst, V, vm, va, pg, qg, tol, inst.labels, inst.limits,
                        derived_p=np.flatnonzero(m.gen_bus == m.ref))
         return m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
@@ -190,13 +173,7 @@ class ACOPFFamily(ProblemFamily):
     def features(self, inst: GridInstance) -> np.ndarray:
         """Loads in p.u. (P then Q per bus), plus a one-hot of the outaged branch when outages can occur."""
         m = inst.model
-        parts = [inst.pd_mw / m.base_mva, inst.qd_mvar / m.base_mva]
-        if self.n_minus_1 or self.ood == "n-1":
-            onehot = np.zeros(build_model(self.case).n_branch)
-            if inst.outage is not None:
-                onehot[inst.outage] = 1.0
-            parts.append(onehot)
-        return np.concatenate(parts)
+        return np.concatenate([inst.pd_mw / m.base_mva, inst.qd_mvar / m.base_mva] + self.outage_features(inst))
 
     def value_bounds(self, inst: GridInstance) -> dict:
         m = inst.model
@@ -205,9 +182,7 @@ class ACOPFFamily(ProblemFamily):
             gens["vm_pu"] = (m.vmin[m.gen_bus], m.vmax[m.gen_bus])
             return {"generators": gens}
         gens["q_mvar"] = (m.qmin, m.qmax)
-        va_lo, va_hi = np.full(m.n_bus, -ANGLE_RANGE_DEG), np.full(m.n_bus, ANGLE_RANGE_DEG)
-        va_lo[m.ref] = va_hi[m.ref] = 0.0
-        return {"generators": gens, "buses": {"vm_pu": (m.vmin, m.vmax), "va_deg": (va_lo, va_hi)}}
+        return {"generators": gens, "buses": {"vm_pu": (m.vmin, m.vmax), "va_deg": angle_bounds(m, ANGLE_RANGE_DEG)}}
 
     def objective_info(self) -> dict:
         return {"unit": "$/h", "sense": "min"}
@@ -222,7 +197,7 @@ def _bus_setpoints(m, vset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bus_v, vset - bus_v[m.gen_bus]
 
 
-def _setpoint_power_flow(inst: GridInstance, pg: np.ndarray, bus_vset: np.ndarray) -> tuple[np.ndarray, bool]:
+def setpoint_power_flow(inst: GridInstance, pg: np.ndarray, bus_vset: np.ndarray) -> tuple[np.ndarray, bool]:
     m = inst.model
     gen_buses = np.unique(m.gen_bus)
     pv = gen_buses[gen_buses != m.ref]
@@ -234,7 +209,7 @@ def _setpoint_power_flow(inst: GridInstance, pg: np.ndarray, bus_vset: np.ndarra
     return newton_power_flow(m.Ybus, Sbus, V0, m.ref, pv, pq)
 
 
-def _generator_outputs(inst: GridInstance, V: np.ndarray, pg_answer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def generator_outputs(inst: GridInstance, V: np.ndarray, pg_answer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Generator P (slack from the flow) and Q (split by Q range at shared buses, as PYPOWER's pfsoln)."""
     m = inst.model
     S = V * np.conj(m.Ybus @ V) * m.base_mva

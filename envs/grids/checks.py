@@ -98,9 +98,9 @@ def add_limit_rows(report: ConstraintReport, inst: GridInstance, V: np.ndarray, 
     else:
         answered = np.setdiff1d(np.arange(m.n_gen), derived_p)
         report.bounds("gen_p", pg[answered], m.pmin[answered], m.pmax[answered], tolerance=tol.gen_pu * base,
-                      unit="MW", labels=_Pick(labels.gen, answered), description="generator active power limits")
+                      unit="MW", labels=Pick(labels.gen, answered), description="generator active power limits")
         report.bounds("slack_p", pg[derived_p], m.pmin[derived_p], m.pmax[derived_p],
-                      tolerance=tol.derived_gen_pu * base, unit="MW", labels=_Pick(labels.gen, derived_p),
+                      tolerance=tol.derived_gen_pu * base, unit="MW", labels=Pick(labels.gen, derived_p),
                       description="active power limits of reference-bus generators (set by the power flow)")
         report.bounds("gen_q", qg, m.qmin, m.qmax, tolerance=tol.derived_gen_pu * base, unit="MVAr",
                       labels=labels.gen, description="generator reactive power limits (set by the power flow)")
@@ -110,16 +110,16 @@ def add_limit_rows(report: ConstraintReport, inst: GridInstance, V: np.ndarray, 
     flows = np.concatenate([s_from[flow_idx], s_to[flow_idx]])
     rates = np.concatenate([m.rate_mva[flow_idx], m.rate_mva[flow_idx]])
     nl = m.n_branch
-    flow_labels = _Pick(labels.branch_ends, np.concatenate([flow_idx, flow_idx + nl]))
+    flow_labels = Pick(labels.branch_ends, np.concatenate([flow_idx, flow_idx + nl]))
     report.bounds("branch_flow", flows, -np.inf, rates, tolerance=tol.flow_pu * base, unit="MVA",
                   labels=flow_labels, description="apparent power limit (rateA) at both ends of each branch")
     diff = va_deg[m.f[angle_idx]] - va_deg[m.t[angle_idx]]
     report.bounds("angle_diff", diff, m.angmin_deg[angle_idx], m.angmax_deg[angle_idx], tolerance=tol.angle_deg,
-                  unit="deg", labels=_Pick(labels.branch, angle_idx),
+                  unit="deg", labels=Pick(labels.branch, angle_idx),
                   description="voltage angle difference limits across each branch")
 
 
-class _Pick:
+class Pick:
     """Index a label tuple through a selection, lazily (only violated rows are named)."""
 
     def __init__(self, labels, idx):

@@ -36,15 +36,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..core.constraints import ConstraintReport
-from ..core.family import ProblemFamily
+from ..core.family import solution_record
 from ..core.qp import solve_qp
 from ..core.schema import AnswerSchema, Field, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
 from .acopf import P_FIELD
-from .case import base_loads, build_model, pglib_name
-from .checks import Labels, _Pick
-from .instance import GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids, draw_grid_instance
+from .case import build_model, pglib_name
+from .checks import Pick
+from .family import GridFamily, angle_bounds
+from .instance import GridInstance, LoadPerturbation
 
 DC_MODELS = ("matpower", "powermodels")
 ANSWER_MODES = ("dispatch", "angles")
@@ -175,7 +176,7 @@ def solve_dcopf(inst: GridInstance, net: DCNetwork) -> tuple[np.ndarray, np.ndar
     return pg, x[ng:], m.gen_cost(pg)
 
 
-class DCOPFFamily(ProblemFamily):
+class DCOPFFamily(GridFamily):
     name = "DCOPF"
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
@@ -184,30 +185,17 @@ class DCOPFFamily(ProblemFamily):
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
         self.answer_mode = answer_mode
-        self.case = pglib_name(case)
-        self.perturbation = as_perturbation(perturbation)
-        self.n_minus_1 = bool(n_minus_1)
         self.dc_model = dc_model
-        self.tolerances = tolerances or DCTolerances()
-        self.ood = check_ood(ood)
-        dc_network(self.case, None, dc_model)  # fail fast on an unknown case or model
+        super().__init__(case, perturbation=perturbation, n_minus_1=n_minus_1, ood=ood,
+                         tolerances=tolerances or DCTolerances())
+        dc_network(self.case, None, dc_model)  # fail fast on an unknown DC model
 
-    def cache_key(self) -> str:
-        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|{self.dc_model}|{self.answer_mode}|ood={self.ood}"
+    def config_key(self) -> str:
+        return f"{self.dc_model}|{self.answer_mode}"
 
-    # ---- generator -----------------------------------------------------------------
-    def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
-        ood = self.ood if split == "ood" else None
-        return self._prepare(draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1, ood))
-
-    def nominal(self) -> GridInstance:
-        model = build_model(self.case)
-        pd, qd = base_loads(self.case)
-        return self._prepare(GridInstance(self.case, model, pd, qd, None, *default_ids(model)))
-
-    def _prepare(self, inst: GridInstance) -> GridInstance:
+    def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
+        inst = super().prepare(inst, rng)
         m = inst.model
-        inst.labels = Labels(inst)
         inst.net = dc_network(self.case, inst.outage, self.dc_model)
         inst.flow_idx = np.flatnonzero(np.isfinite(m.rate_mva))
         inst.angle_idx = np.flatnonzero((m.angmin_deg > -360) | (m.angmax_deg < 360))
@@ -218,10 +206,10 @@ class DCOPFFamily(ProblemFamily):
         if result is None:
             return None
         pg, theta, cost = result
-        values = {"generators": {"p_mw": pg.tolist()}}
+        values = {"generators": {"p_mw": pg}}
         if self.answer_mode == "angles":
-            values["buses"] = {"va_deg": np.rad2deg(theta - theta[inst.model.ref]).tolist()}
-        return {"values": values, "objective": cost}
+            values["buses"] = {"va_deg": np.rad2deg(theta - theta[inst.model.ref])}
+        return solution_record(values, cost)
 
     # ---- schema and prompt ---------------------------------------------------------
     def schema(self, inst: GridInstance) -> AnswerSchema:
@@ -292,29 +280,21 @@ class DCOPFFamily(ProblemFamily):
                       description="generator active power limits")
         fi, ai = inst.flow_idx, inst.angle_idx
         report.bounds("branch_flow", np.abs(flows[fi]), -np.inf, m.rate_mva[fi], tolerance=tol.flow_pu * base,
-                      unit="MW", labels=_Pick(labels.branch, fi), description="DC branch flow limit (rateA)")
+                      unit="MW", labels=Pick(labels.branch, fi), description="DC branch flow limit (rateA)")
         diff = np.rad2deg(theta[m.f[ai]] - theta[m.t[ai]])
         report.bounds("angle_diff", diff, m.angmin_deg[ai], m.angmax_deg[ai], tolerance=tol.angle_deg, unit="deg",
-                      labels=_Pick(labels.branch, ai), description="voltage angle difference limits across each branch")
+                      labels=Pick(labels.branch, ai), description="voltage angle difference limits across each branch")
         return report, m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
 
     def features(self, inst: GridInstance) -> np.ndarray:
         """Active loads in p.u. per bus, plus a one-hot of the outaged branch when outages can occur."""
-        parts = [inst.pd_mw / inst.model.base_mva]
-        if self.n_minus_1 or self.ood == "n-1":
-            onehot = np.zeros(build_model(self.case).n_branch)
-            if inst.outage is not None:
-                onehot[inst.outage] = 1.0
-            parts.append(onehot)
-        return np.concatenate(parts)
+        return np.concatenate([inst.pd_mw / inst.model.base_mva] + self.outage_features(inst))
 
     def value_bounds(self, inst: GridInstance) -> dict:
         m = inst.model
         bounds = {"generators": {"p_mw": (m.pmin, m.pmax)}}
         if self.answer_mode == "angles":
-            lo, hi = np.full(m.n_bus, -DC_ANGLE_RANGE_DEG), np.full(m.n_bus, DC_ANGLE_RANGE_DEG)
-            lo[m.ref] = hi[m.ref] = 0.0
-            bounds["buses"] = {"va_deg": (lo, hi)}
+            bounds["buses"] = {"va_deg": angle_bounds(m, DC_ANGLE_RANGE_DEG)}
         return bounds
 
     def objective_info(self) -> dict:

@@ -72,7 +72,7 @@ class PandapowerChecker:
         # The answer's state must be the power flow's solution of its own setpoints.
         off = (np.abs(res_vm - vm) > state_tol_pu) | (np.abs(res_va - va_deg) > state_tol_deg)
         out[BALANCE].update(int(i) for i in np.flatnonzero(off))
-        gen_p, gen_q = self._generator_outputs(pg, qg)
+        gen_p, gen_q = self.generator_outputs(pg, qg)
         out[BALANCE].update(int(m.gen_bus[g]) for g in np.flatnonzero(np.abs(gen_p - pg) > power_tol_mw))
         out[BALANCE].update(int(m.gen_bus[g]) for g in np.flatnonzero(np.abs(gen_q - qg) > power_tol_mw))
         vmin = net.bus.loc[m.bus_numbers, "min_vm_pu"].to_numpy()
@@ -84,7 +84,7 @@ class PandapowerChecker:
         out["branch_flow"].update(int(k) for k in np.flatnonzero(flows > self.rate_mva + flow_tol_mva))
         return out
 
-    def _generator_outputs(self, pg, qg) -> tuple[np.ndarray, np.ndarray]:
+    def generator_outputs(self, pg, qg) -> tuple[np.ndarray, np.ndarray]:
         """Generator P and Q from pandapower's result tables (Q shared by Q range at shared buses)."""
         net, m = self.net, self.inst.model
         p, q = np.array(pg, dtype=float), np.zeros(m.n_gen)

@@ -19,14 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.constraints import ConstraintReport
-from ..core.family import ProblemFamily, values_from_solution
+from ..core.family import solution_record, values_from_solution
 from ..core.schema import AnswerSchema, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
-from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, _generator_outputs, _setpoint_power_flow
-from .case import base_loads, build_model, pglib_name
-from .checks import ACTolerances, Labels, _Pick, add_balance_rows
-from .instance import GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids, draw_grid_instance
+from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, generator_outputs, setpoint_power_flow
+from .checks import ACTolerances, Pick, add_balance_rows
+from .family import GridFamily, angle_bounds
+from .instance import GridInstance, LoadPerturbation
 
 DISPATCH_SPREAD = 0.15  # per-generator factor U[1 - s, 1 + s] on the equal-loading dispatch
 VSET_RANGE = (1.0, 1.05)  # generator-bus voltage setpoints, p.u.
@@ -34,38 +34,22 @@ VSET_NOMINAL = 1.02
 SANE_VM = (0.7, 1.3)  # a solution outside this band is a low-voltage/divergent branch: redraw
 
 
-class PowerFlowFamily(ProblemFamily):
+class PowerFlowFamily(GridFamily):
     name = "PowerFlow"
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
                  tolerances: ACTolerances | None = None, ood: str | None = None):
-        self.case = pglib_name(case)
-        self.perturbation = as_perturbation(perturbation)
-        self.n_minus_1 = bool(n_minus_1)
-        self.tolerances = tolerances or ACTolerances()
-        self.ood = check_ood(ood)
-        build_model(self.case)  # fail fast on an unknown case
+        super().__init__(case, perturbation=perturbation, n_minus_1=n_minus_1, ood=ood,
+                         tolerances=tolerances or ACTolerances())
 
-    def cache_key(self) -> str:
-        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|ood={self.ood}|spread={DISPATCH_SPREAD}|{VSET_RANGE}"
+    def config_key(self) -> str:
+        return f"spread={DISPATCH_SPREAD}|{VSET_RANGE}"
 
-    # ---- generator -----------------------------------------------------------------
-    def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
-        ood = self.ood if split == "ood" else None
-        inst = draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1, ood)
-        return self._prepare(inst, *_setpoints(inst, rng))
-
-    def nominal(self) -> GridInstance:
-        model = build_model(self.case)
-        pd, qd = base_loads(self.case)
-        inst = GridInstance(self.case, model, pd, qd, None, *default_ids(model))
-        return self._prepare(inst, *_setpoints(inst, None))
-
-    def _prepare(self, inst: GridInstance, p_set: np.ndarray, v_bus: np.ndarray) -> GridInstance:
+    def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
+        inst = super().prepare(inst, rng)
         m = inst.model
-        inst.labels = Labels(inst)
-        inst.p_set = p_set  # NaN for generators at the reference bus (they take the balance)
-        inst.v_bus = v_bus  # NaN at buses without a generator
+        inst.p_set, inst.v_bus = _setpoints(inst, rng)
+        # p_set is NaN for generators at the reference bus (they take the balance); v_bus NaN without a generator
         inst.gen_buses = np.unique(m.gen_bus)
         inst.fixed_p = np.flatnonzero(m.gen_bus != m.ref)
         return inst
@@ -73,18 +57,15 @@ class PowerFlowFamily(ProblemFamily):
     def solve(self, inst: GridInstance) -> dict | None:
         m = inst.model
         pg_known = np.where(np.isnan(inst.p_set), 0.0, inst.p_set)
-        V, converged = _setpoint_power_flow(inst, pg_known, inst.v_bus)
+        V, converged = setpoint_power_flow(inst, pg_known, inst.v_bus)
         vm = np.abs(V)
         if not converged or vm.min() < SANE_VM[0] or vm.max() > SANE_VM[1]:
             return None
-        pg, qg = _generator_outputs(inst, V, pg_known)
+        pg, qg = generator_outputs(inst, V, pg_known)
         va = np.rad2deg(np.angle(V))
         va = va - va[m.ref]
         values = {"generators": {"p_mw": pg, "q_mvar": qg}, "buses": {"vm_pu": vm, "va_deg": va}}
-        return {
-            "values": {s: {f: np.asarray(c, dtype=float).tolist() for f, c in fs.items()} for s, fs in values.items()},
-            "objective": float(pg.sum()),
-        }
+        return solution_record(values, pg.sum())
 
     # ---- schema and prompt ---------------------------------------------------------
     def schema(self, inst: GridInstance) -> AnswerSchema:
@@ -132,9 +113,9 @@ class PowerFlowFamily(ProblemFamily):
         add_balance_rows(report, inst, V, pg, qg, tol, labels)
         gb, fixed = inst.gen_buses, inst.fixed_p
         report.residual("vm_setpoint", vm[gb] - inst.v_bus[gb], tolerance=tol.vm_pu, unit="p.u.",
-                        labels=_Pick(labels.bus, gb), description="generator buses hold their voltage setpoint")
+                        labels=Pick(labels.bus, gb), description="generator buses hold their voltage setpoint")
         report.residual("p_setpoint", pg[fixed] - inst.p_set[fixed], tolerance=tol.gen_pu * m.base_mva, unit="MW",
-                        labels=_Pick(labels.gen, fixed),
+                        labels=Pick(labels.gen, fixed),
                         description="generators outside the reference bus produce their active power setpoint")
         report.residual("ref_angle", va[m.ref:m.ref + 1], tolerance=tol.angle_deg, unit="deg",
                         labels=(labels.bus[m.ref],), description="reference bus angle is 0")
@@ -175,19 +156,12 @@ class PowerFlowFamily(ProblemFamily):
         m = inst.model
         parts = [inst.pd_mw / m.base_mva, inst.qd_mvar / m.base_mva,
                  np.nan_to_num(inst.p_set) / m.base_mva, inst.v_bus[m.gen_bus]]
-        if self.n_minus_1 or self.ood == "n-1":
-            onehot = np.zeros(build_model(self.case).n_branch)
-            if inst.outage is not None:
-                onehot[inst.outage] = 1.0
-            parts.append(onehot)
-        return np.concatenate(parts)
+        return np.concatenate(parts + self.outage_features(inst))
 
     def value_bounds(self, inst: GridInstance) -> dict:
         m = inst.model
-        va_lo, va_hi = np.full(m.n_bus, -ANGLE_RANGE_DEG), np.full(m.n_bus, ANGLE_RANGE_DEG)
-        va_lo[m.ref] = va_hi[m.ref] = 0.0
         return {"generators": {"p_mw": (m.pmin, m.pmax), "q_mvar": (m.qmin, m.qmax)},
-                "buses": {"vm_pu": (m.vmin, m.vmax), "va_deg": (va_lo, va_hi)}}
+                "buses": {"vm_pu": (m.vmin, m.vmax), "va_deg": angle_bounds(m, ANGLE_RANGE_DEG)}}
 
     def objective_info(self) -> dict:
         return {"unit": "MW", "sense": "min",
