@@ -83,7 +83,6 @@ class FeasTextEnv(gym.Env):
         self._load(k)
         self._turn = 0
         self._history: list[dict] = []
-        self._done = False
         return self._prompt, dict(self._key)
 
     def step(self, action: Any):
