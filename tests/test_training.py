@@ -7,6 +7,7 @@ import pytest
 
 import feasgym  # noqa: F401
 from feasgym.agents.training.base_model import TinyModelSpec, build_base_model
+from feasgym.agents.training.common import model_prompt
 from feasgym.agents.training.data import InstanceSource, instance_rows, read_rows, write_rows
 from feasgym.agents.training.grpo import GRPOBudget, env_reward_functions, run_grpo
 from feasgym.agents.training.probe import ProbeSet
@@ -51,6 +52,15 @@ def test_base_model_is_an_ordinary_checkpoint(base, rows):
     assert len(ids) < len(text) / 3  # trained on env text, so it compresses it
     assert tok.eos_token_id is not None and tok.pad_token_id is not None and tok.pad_token_id != tok.eos_token_id
     assert model.generation_config.eos_token_id == tok.eos_token_id
+    # trainers and the HF agent put the same tokens in front of the answer, ending in one marker
+    from feasgym.agents.hf import HFAgent
+    from feasgym.agents.training.base_model import ANSWER
+
+    agent = HFAgent(model=model, tokenizer=tok, max_new_tokens=4)
+    rendered = model_prompt(tok, rows[0]["prompt"])
+    assert agent.encode(rows[0]["prompt"]) == tok(rendered)["input_ids"]
+    assert tok(rendered)["input_ids"][-1] == tok.convert_tokens_to_ids(ANSWER)
+    assert ANSWER not in tok.decode(tok(rendered)["input_ids"], skip_special_tokens=True)
     meta = json.loads((base / "feasgym_base.json").read_text())
     assert meta["parameters"] == sum(p.numel() for p in model.parameters())
     with pytest.raises(ValueError):
@@ -128,7 +138,10 @@ def test_grpo_groups_share_the_instance_and_log_every_reward(base, rows, tmp_pat
     summary = run_grpo(base, rows, tmp_path / "grpo", budget, reward_funcs=[recorded(f) for f in inner],
                        progress=False)
     assert summary["steps"] == 2 and len(calls) == 2
-    by_instance = {r["instance"]: r["prompt"] for r in rows}
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(base)
+    by_instance = {r["instance"]: model_prompt(tok, r["prompt"]) for r in rows}
     for prompts, cols in calls:
         assert len(prompts) == 6
         for g in range(0, 6, 3):

@@ -64,3 +64,15 @@ def check_context(model, tokenizer, texts, reserve: int = 0) -> None:
     if longest > limit:
         raise ValueError(f"a training row needs {longest} tokens but the model's context is {limit}; "
                          "use a model with a longer context (TinyModelSpec.n_positions) or shorter prompts")
+
+
+def model_prompt(tokenizer, prompt: str) -> str:
+    """The prompt as the model sees it: through the tokenizer's chat template when it has one.
+
+    Matches :class:`feasgym.agents.hf.HFAgent` (one user message, generation prompt added),
+    so a model is trained on exactly the text it is later asked with.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                             add_generation_prompt=True)
+    return prompt

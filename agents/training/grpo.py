@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .common import check_context, lora_config, save_trained, trainer_device_args, write_json
+from .common import check_context, lora_config, model_prompt, save_trained, trainer_device_args, write_json
 from .probe import ProbeSet, probe_callback
 
 REWARD_ORDER = ("format_reward", "feasibility_reward", "optimality_reward")
@@ -81,15 +81,16 @@ def run_grpo(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, 
         raise ValueError("GRPO needs num_generations >= 2 (advantages are relative within a group)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    columns = ("prompt", "env_id", "seed", "split", "instance")
-    dataset = Dataset.from_list([{c: r[c] for c in columns} for r in rows])
+    columns = ("env_id", "seed", "split", "instance")
     if reward_funcs is None:
         ids = sorted({r["env_id"] for r in rows})
         reward_funcs = env_reward_functions({eid: (env_kwargs or {}).get(eid, {}) for eid in ids})
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(model_path)
-    check_context(model, tokenizer, [r["prompt"] for r in rows], reserve=budget.max_completion_length)
+    data = [{"prompt": model_prompt(tokenizer, r["prompt"]), **{c: r[c] for c in columns}} for r in rows]
+    check_context(model, tokenizer, [d["prompt"] for d in data], reserve=budget.max_completion_length)
+    dataset = Dataset.from_list(data)
     batch = budget.num_generations * budget.prompts_per_step
     config = GRPOConfig(
         output_dir=str(out / "trainer"), max_steps=budget.max_steps, per_device_train_batch_size=batch,

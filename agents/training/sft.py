@@ -2,7 +2,8 @@
 
 Rows are prompt -> completion pairs (the completion is the env's reference answer), so
 TRL computes the loss on the completion only; the tokenizer's EOS is appended, so the
-model learns to stop after the JSON.
+model learns to stop after the JSON. Prompts go through the tokenizer's chat template as
+the HF agent sends them (see :func:`.common.model_prompt`).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .common import check_context, lora_config, save_trained, trainer_device_args, write_json
+from .common import check_context, lora_config, model_prompt, save_trained, trainer_device_args, write_json
 from .probe import ProbeSet, probe_callback
 
 
@@ -40,10 +41,11 @@ def run_sft(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, b
         raise ValueError("SFT needs at least one demonstration row")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path)
-    check_context(model, tokenizer, [r["prompt"] + r["completion"] for r in rows], reserve=1)
+    data = [{"prompt": model_prompt(tokenizer, r["prompt"]), "completion": r["completion"]} for r in rows]
+    check_context(model, tokenizer, [d["prompt"] + d["completion"] for d in data], reserve=1)
+    dataset = Dataset.from_list(data)
     config = SFTConfig(
         output_dir=str(out / "trainer"), num_train_epochs=budget.epochs, max_steps=budget.max_steps,
         per_device_train_batch_size=budget.batch_size, gradient_accumulation_steps=budget.grad_accum,

@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu-quick",
                         help="budgets and model size (default: cpu-quick, ~10 minutes on 2 CPU cores)")
-    parser.add_argument("--env", action="append", dest="envs", metavar="ID",
-                        help="env id to train and evaluate on (repeatable; default: the profile's)")
+    parser.add_argument("--env", action="extend", nargs="+", dest="envs", metavar="ID",
+                        help="env id(s) to train and evaluate on (default: the profile's)")
     parser.add_argument("--base-model", default=None,
                         help="HF hub name or local path of the base model (default: build the embedded tiny model)")
     parser.add_argument("--out", default=None, help="run folder (default: runs/study-<profile>); rerun to resume")
