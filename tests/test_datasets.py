@@ -67,8 +67,8 @@ def test_jsonl_and_hf_folder_round_trip(train, tmp_path):
 def test_parallel_workers_give_the_same_rows_with_a_progress_bar(train, capsys):
     rows = export_records(ENV_ID, n=N, workers=2, progress=True, system_prompt="Be exact.")
     assert "export feasgym/ACOPF-case5-v0 train" in capsys.readouterr().err
-    assert [r["prompt"] for r in rows] == train["prompt"] and [r["instance"] for r in rows] == list(range(N))
-    assert [r["completion"] for r in rows] == train["completion"]
+    assert [r["prompt"] for r in rows] == list(train["prompt"]) and [r["instance"] for r in rows] == list(range(N))
+    assert [r["completion"] for r in rows] == list(train["completion"])
     assert rows[0]["messages"][0] == {"role": "system", "content": "Be exact."}
     with pytest.raises(ValueError, match="workers"):
         export_records(ENV_ID, n=1, workers=0)
