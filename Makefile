@@ -19,8 +19,9 @@ demo: install
 	$(VENV)/bin/feasgym study --profile cpu-quick --out runs/study-cpu-quick
 	@echo "report: runs/study-cpu-quick/report.md"
 
+# Two workers (pytest-xdist) share one reference cache, so each OPF is solved once.
 test: install
-	$(PY) -m pytest -q -x --durations=15
+	FEASGYM_CACHE="$${FEASGYM_CACHE:-$(CURDIR)/.feasgym-cache}" $(PY) -m pytest -q -n 2 --durations=15
 
 bench: install
 	$(PY) benchmarks/bench_acopf_score.py
