@@ -147,3 +147,17 @@ def test_missing_values_give_missing_errors_not_crashes():
     del answer["buses"]["14"]
     s = env.score(json.dumps(answer))
     assert not s["feasibility"]["feasible"] and s["optimality"]["errors"]["vm_pu"] is None
+
+
+@pytest.mark.parametrize("case", ["case5", "case14"])
+def test_oracle_lies_inside_the_numeric_value_bounds(case):
+    """A numeric (SB3) policy scaled to value_bounds must be able to write the right answer."""
+    env = gym.make(f"feasgym/PowerFlow-{case}-v0")
+    for seed in range(5):
+        env.reset(seed=seed)
+        u = env.unwrapped
+        values = values_from_solution(u._solution)
+        for section, fields in u.family.value_bounds(u.instance).items():
+            for name, (lo, hi) in fields.items():
+                v = values[section][name]
+                assert np.all(v >= lo - 1e-9) and np.all(v <= hi + 1e-9), (case, seed, section, name)

@@ -159,8 +159,14 @@ class PowerFlowFamily(GridFamily):
         return np.concatenate(parts + self.outage_features(inst))
 
     def value_bounds(self, inst: GridInstance) -> dict:
+        """A power flow enforces no limits, so reactive outputs may leave [qmin, qmax]: their range
+        also spans +- the total load (MVA); the reference generator's P spans up to the total load."""
         m = inst.model
-        return {"generators": {"p_mw": (m.pmin, m.pmax), "q_mvar": (m.qmin, m.qmax)},
+        load = float(np.hypot(inst.pd_mw.sum(), inst.qd_mvar.sum()))
+        q_range = (np.minimum(m.qmin, -load), np.maximum(m.qmax, load))
+        at_ref = m.gen_bus == m.ref
+        p_range = (np.where(at_ref, np.minimum(m.pmin, 0.0), m.pmin), np.where(at_ref, np.maximum(m.pmax, load), m.pmax))
+        return {"generators": {"p_mw": p_range, "q_mvar": q_range},
                 "buses": {"vm_pu": (m.vmin, m.vmax), "va_deg": angle_bounds(m, ANGLE_RANGE_DEG)}}
 
     def objective_info(self) -> dict:
