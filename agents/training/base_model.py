@@ -2,7 +2,7 @@
 
 No model hub is needed: the tokenizer (byte-level BPE from ``tokenizers``) is trained on
 the env's own prompts and answers, so tables and JSON compress well, and the model is a
-freshly initialised GPT-2 config from ``transformers``. Both are saved as an ordinary HF
+freshly initialised small Llama config (rotary positions) from ``transformers``. Both are saved as an ordinary HF
 checkpoint folder that every trainer and agent loads with ``from_pretrained``.
 """
 from __future__ import annotations
@@ -58,9 +58,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
 
 
 def build_base_model(texts: Iterable[str], out_dir: str | Path, spec: TinyModelSpec = TinyModelSpec()) -> Path:
-    """Train the tokenizer on ``texts``, initialise a GPT-2 of ``spec`` and save both to ``out_dir``."""
+    """Train the tokenizer on ``texts``, initialise a small Llama of ``spec`` and save both to ``out_dir``."""
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     texts = list(texts)
     if not texts:
@@ -68,10 +68,15 @@ def build_base_model(texts: Iterable[str], out_dir: str | Path, spec: TinyModelS
     out = Path(out_dir)
     tokenizer = train_tokenizer(texts, spec.vocab_size)
     torch.manual_seed(spec.seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=spec.n_positions, n_embd=spec.n_embd,
-                        n_layer=spec.n_layer, n_head=spec.n_head, bos_token_id=tokenizer.eos_token_id,
-                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    model = GPT2LMHeadModel(config)
+    # Rotary positions (Llama), not GPT-2's learned absolute ones: measured, a GPT-2 trained on
+    # 48 prompts answered its training prompts but not held-out ones whose length (so the
+    # answer's start position) it had not seen; relative positions do not depend on it.
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=spec.n_embd, intermediate_size=spec.n_embd * 8 // 3,
+                         num_hidden_layers=spec.n_layer, num_attention_heads=spec.n_head,
+                         num_key_value_heads=spec.n_head, max_position_embeddings=spec.n_positions,
+                         bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     out.mkdir(parents=True, exist_ok=True)
