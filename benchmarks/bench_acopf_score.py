@@ -13,8 +13,6 @@ setpoint score() <= 2 ms on case118; warm reset() <= 5 ms.
 from __future__ import annotations
 
 import json
-import statistics
-import time
 
 import gymnasium as gym
 import numpy as np
@@ -22,16 +20,7 @@ import numpy as np
 import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
 from feasgym.envs.grids.pandapower_check import PandapowerChecker
-
-
-def median_us(fn, repeat: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e6
+from timing import median_us  # benchmarks/timing.py
 
 
 def perturbed_answer(text: str) -> str:

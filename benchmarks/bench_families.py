@@ -16,8 +16,6 @@ answer_errors on parsed values), to separate it from the shared parsing and repo
 from __future__ import annotations
 
 import json
-import statistics
-import time
 import warnings
 
 import gymnasium as gym
@@ -26,18 +24,9 @@ import numpy as np
 import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
 from feasgym.envs.grids.pandapower_check import PandapowerChecker
+from timing import median_us  # benchmarks/timing.py
 
 TARGET_US = 1000.0
-
-
-def median_us(fn, repeat: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e6
 
 
 def powerflow_library_path(env):

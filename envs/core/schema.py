@@ -93,6 +93,14 @@ class AnswerSchema:
             parts.append(f'  "{section.name}": {{\n' + ",\n".join(rows) + "\n  }")
         return "{\n" + ",\n".join(parts) + "\n}"
 
+    def instructions(self) -> str:
+        """The prompt's closing block: which object is scored, the layout, every field's unit and decimals."""
+        return "\n\n".join([
+            "Answer: reply with one JSON object (if you write several, the last one is scored), exactly this layout:",
+            self.skeleton(),
+            "Fields:\n" + self.describe_fields(),
+        ])
+
     def describe_fields(self) -> str:
         lines = []
         for section in self.sections:

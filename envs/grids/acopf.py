@@ -117,9 +117,7 @@ class ACOPFFamily(GridFamily):
             render.bus_table(inst),
             render.gen_table(inst),
             render.branch_table(inst),
-            "Answer: reply with one JSON object (if you write several, the last one is scored), exactly this layout:",
-            schema.skeleton(),
-            "Fields:\n" + schema.describe_fields(),
+            schema.instructions(),
         ]
         return "\n\n".join(parts) + "\n"
 

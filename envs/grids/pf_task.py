@@ -97,9 +97,7 @@ class PowerFlowFamily(GridFamily):
             render.bus_table(inst, limits=False),
             render.gen_table(inst, costs=False, extra=setpoints),
             render.branch_table(inst),
-            "Answer: reply with one JSON object (if you write several, the last one is scored), exactly this layout:",
-            schema.skeleton(),
-            "Fields:\n" + schema.describe_fields(),
+            schema.instructions(),
         ]
         return "\n\n".join(parts) + "\n"
 

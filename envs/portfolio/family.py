@@ -121,9 +121,7 @@ class PortfolioFamily(ProblemFamily):
             factors,
             sectors,
             assets,
-            "Answer: reply with one JSON object (if you write several, the last one is scored), exactly this layout:",
-            schema.skeleton(),
-            "Fields:\n" + schema.describe_fields(),
+            schema.instructions(),
         ]
         return "\n\n".join(parts) + "\n"
 
