@@ -12,10 +12,9 @@ them for every later reset of the same instance (trainer rewards, the arena).
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -35,40 +34,16 @@ class InstanceSource:
         return gym.make(self.env_id, split=self.split, **self.env_kwargs)
 
 
-def _rows_for(source: InstanceSource, indices: Sequence[int]) -> list[dict]:
-    from feasgym.envs.rewards import instance_columns
-
-    env = source.make_env()
-    rows = []
-    for k in indices:
-        prompt, _ = env.reset(seed=source.seed, options={"instance": int(k)})
-        rows.append({"prompt": prompt, "completion": env.unwrapped.reference_answer(), **instance_columns(env)})
-    env.close()
-    return rows
-
-
 def instance_rows(source: InstanceSource, count: int, *, start: int = 0, workers: int = 1,
                   progress: bool = False, desc: str | None = None) -> list[dict]:
-    """Rows for instances ``start .. start + count - 1`` of ``source``, in index order."""
+    """Rows for instances ``start .. start + count - 1`` of ``source``, in index order
+    (the export's rows: :func:`feasgym.envs.dataset_rows.instance_records`)."""
+    from feasgym.envs.dataset_rows import instance_records
+
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
-    indices = list(range(start, start + count))
-    chunks = [indices[i:i + 4] for i in range(0, len(indices), 4)]
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=count, desc=desc or f"{source.env_id} {source.split}", disable=not progress, unit="inst")
-    rows: list[dict] = []
-    if workers <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            rows.extend(_rows_for(source, chunk))
-            bar.update(len(chunk))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for chunk_rows in pool.map(_rows_for, [source] * len(chunks), chunks):
-                rows.extend(chunk_rows)
-                bar.update(len(chunk_rows))
-    bar.close()
-    return rows
+    return instance_records(source.env_id, split=source.split, n=count, seed=source.seed, start=start,
+                            env_kwargs=source.env_kwargs, workers=workers, progress=progress, desc=desc)
 
 
 def write_rows(rows: Iterable[dict], path: str | Path) -> Path:
