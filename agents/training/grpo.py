@@ -12,12 +12,12 @@ matters; a separate format reward could be farmed by a well-formed wrong answer.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .common import check_context, lora_config, model_prompt, save_trained, trainer_device_args, write_json
-from .probe import ProbeSet, probe_callback
+from .common import check_context, lora_config, model_prompt, trainer_device_args
+from .probe import ProbeSet, probe_callbacks, train_and_save
 
 REWARD_ORDER = ("format_reward", "feasibility_reward", "optimality_reward")
 
@@ -99,20 +99,7 @@ def run_grpo(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, 
         reward_weights=list(budget.reward_weights), multi_objective_aggregation="normalize_then_sum",
         logging_steps=1, save_strategy="no", seed=seed, data_seed=seed, use_vllm=False,
         disable_tqdm=not progress, **trainer_device_args(use_cpu))
-    callbacks = []
-    probe_log = out / "probe.jsonl"
-    probe_log.unlink(missing_ok=True)
-    if probe is not None:
-        callbacks.append(probe_callback(probe, budget.probe_every, probe_log, budget.probe_at_start))
+    callbacks = probe_callbacks(probe, budget, out)
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=config, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=lora_config(budget.lora), callbacks=callbacks)
-    result = trainer.train()
-    checkpoint = save_trained(trainer, out / "model")
-    summary = {
-        "checkpoint": str(checkpoint), "budget": asdict(budget), "rows": len(rows),
-        "train_runtime_s": result.metrics.get("train_runtime"), "steps": trainer.state.global_step,
-        "log_history": trainer.state.log_history,
-        "probe": callbacks[0].records if callbacks else [],
-    }
-    write_json(out / "summary.json", summary)
-    return summary
+    return train_and_save(trainer, out, budget, len(rows), callbacks)

@@ -87,3 +87,28 @@ def probe_callback(probe: ProbeSet, every: int, log_path: str | Path | None = No
             self._run(state, model, processing_class)
 
     return ProbeCallback()
+
+
+def probe_callbacks(probe: ProbeSet | None, budget, out: Path) -> list:
+    """The trainer callbacks for a run: a held-out probe logging to ``out/probe.jsonl``, if any."""
+    log = Path(out) / "probe.jsonl"
+    log.unlink(missing_ok=True)
+    return [] if probe is None else [probe_callback(probe, budget.probe_every, log, budget.probe_at_start)]
+
+
+def train_and_save(trainer, out: Path, budget, n_rows: int, callbacks: list) -> dict:
+    """Train, save the model to ``out/model`` and write ``out/summary.json`` (shared by SFT and GRPO)."""
+    from dataclasses import asdict
+
+    from .common import save_trained, write_json
+
+    result = trainer.train()
+    checkpoint = save_trained(trainer, Path(out) / "model")
+    summary = {
+        "checkpoint": str(checkpoint), "budget": asdict(budget), "rows": n_rows,
+        "train_runtime_s": result.metrics.get("train_runtime"), "steps": trainer.state.global_step,
+        "log_history": trainer.state.log_history,
+        "probe": callbacks[0].records if callbacks else [],
+    }
+    write_json(Path(out) / "summary.json", summary)
+    return summary

@@ -7,12 +7,12 @@ the HF agent sends them (see :func:`.common.model_prompt`).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .common import check_context, lora_config, model_prompt, save_trained, trainer_device_args, write_json
-from .probe import ProbeSet, probe_callback
+from .common import check_context, lora_config, model_prompt, trainer_device_args
+from .probe import ProbeSet, probe_callbacks, train_and_save
 
 
 @dataclass(frozen=True)
@@ -53,20 +53,7 @@ def run_sft(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, b
         weight_decay=budget.weight_decay, logging_steps=1, save_strategy="no", seed=seed, data_seed=seed,
         completion_only_loss=True, max_length=None, disable_tqdm=not progress,
         **trainer_device_args(use_cpu))
-    callbacks = []
-    probe_log = out / "probe.jsonl"
-    probe_log.unlink(missing_ok=True)
-    if probe is not None:
-        callbacks.append(probe_callback(probe, budget.probe_every, probe_log, budget.probe_at_start))
+    callbacks = probe_callbacks(probe, budget, out)
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(budget.lora), callbacks=callbacks)
-    result = trainer.train()
-    checkpoint = save_trained(trainer, out / "model")
-    summary = {
-        "checkpoint": str(checkpoint), "budget": asdict(budget), "rows": len(rows),
-        "train_runtime_s": result.metrics.get("train_runtime"), "steps": trainer.state.global_step,
-        "log_history": trainer.state.log_history,
-        "probe": callbacks[0].records if callbacks else [],
-    }
-    write_json(out / "summary.json", summary)
-    return summary
+    return train_and_save(trainer, out, budget, len(rows), callbacks)
