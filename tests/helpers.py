@@ -19,3 +19,17 @@ def pglib_baselines() -> dict[str, tuple[float, float]]:
         if m:
             out[m.group(1)] = (float(m.group(2)), float(m.group(3)))
     return out
+
+
+def oracle_scores(env, seeds, label=""):
+    """Score the oracle's answer on instance 0 of each seed, asserting what every family
+    promises of it (format 1, feasible), and return the score dicts for family-specific checks."""
+    env = env.unwrapped
+    scores = []
+    for seed in seeds:
+        env.reset(seed=seed)
+        s = env.score(env.reference_answer())
+        assert s["format"]["score"] == 1.0, (label, seed, s["format"])
+        assert s["feasibility"]["feasible"], (label, seed, s["feasibility"]["violations"][:3])
+        scores.append(s)
+    return scores

@@ -14,7 +14,7 @@ import feasgym  # noqa: F401
 from feasgym.envs.grids.case import pglib_name
 from feasgym.envs.registry import ENV_IDS, GRID_CASES
 
-from .helpers import pglib_baselines
+from .helpers import oracle_scores, pglib_baselines
 
 ACOPF_IDS = [i for i in ENV_IDS if i.startswith("feasgym/ACOPF-") and i.endswith(tuple(f"-{c}-v0" for c in GRID_CASES))]
 ORACLE_SEEDS = {"case5": 50, "case14": 50, "case30": 50, "case57": 50, "case118": 12}
@@ -38,12 +38,7 @@ def test_check_env(env_id):
 
 @pytest.mark.parametrize("case", list(ORACLE_SEEDS))
 def test_oracle_answer_is_feasible_and_well_formatted(case):
-    env = make(case)
-    for seed in range(ORACLE_SEEDS[case]):
-        env.reset(seed=seed)
-        s = env.unwrapped.score(env.unwrapped.reference_answer())
-        assert s["format"]["score"] == 1.0, (seed, s["format"])
-        assert s["feasibility"]["feasible"], (seed, s["feasibility"]["violations"][:3])
+    for s in oracle_scores(make(case), range(ORACLE_SEEDS[case]), case):
         assert abs(s["optimality"]["gap"]) < 1e-4
         assert s["reward"] == pytest.approx(1.0, abs=1e-3)
 

@@ -14,7 +14,7 @@ from feasgym.envs.grids.case import pglib_name
 from feasgym.envs.grids.dcopf import DCOPFFamily, dc_state
 from feasgym.envs.registry import ENV_IDS, GRID_CASES
 
-from .helpers import pglib_baselines
+from .helpers import oracle_scores, pglib_baselines
 from .test_acopf import BAD_INPUTS
 
 DC_IDS = [f"feasgym/DCOPF-{c}-v0" for c in GRID_CASES]
@@ -36,12 +36,7 @@ def test_check_env(env_id):
 
 @pytest.mark.parametrize("case", list(ORACLE_SEEDS))
 def test_oracle_answer_is_feasible_and_optimal(case):
-    env = make(case).unwrapped
-    for seed in range(ORACLE_SEEDS[case]):
-        env.reset(seed=seed)
-        s = env.score(env.reference_answer())
-        assert s["format"]["score"] == 1.0
-        assert s["feasibility"]["feasible"], (case, seed, s["feasibility"]["violations"][:3])
+    for s in oracle_scores(make(case), range(ORACLE_SEEDS[case]), case):
         assert abs(s["optimality"]["gap"]) < 1e-5
         assert s["reward"] == pytest.approx(1.0, abs=1e-3)
 

@@ -15,6 +15,7 @@ from feasgym.envs.portfolio import family as portfolio_family
 from feasgym.envs.portfolio.family import PortfolioFamily, portfolio_variance
 from feasgym.envs.registry import ENV_IDS, PORTFOLIO_SIZES
 
+from .helpers import oracle_scores
 from .test_acopf import BAD_INPUTS
 
 PORTFOLIO_IDS = [f"feasgym/Portfolio-n{n}-v0" for n in PORTFOLIO_SIZES]
@@ -36,12 +37,7 @@ def test_check_env(env_id):
 
 @pytest.mark.parametrize("n", list(ORACLE_SEEDS))
 def test_oracle_answer_is_feasible_and_optimal(n):
-    env = make(n).unwrapped
-    for seed in range(ORACLE_SEEDS[n]):
-        env.reset(seed=seed)
-        s = env.score(env.reference_answer())
-        assert s["format"]["score"] == 1.0
-        assert s["feasibility"]["feasible"], (n, seed, s["feasibility"]["violations"][:3])
+    for s in oracle_scores(make(n), range(ORACLE_SEEDS[n]), n):
         assert abs(s["optimality"]["gap"]) < 1e-3
         assert s["reward"] == pytest.approx(1.0, abs=1e-2)
 
