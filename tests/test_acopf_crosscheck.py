@@ -95,8 +95,7 @@ def test_overloaded_branch_flagged_by_both(solved):
     k = int(np.argmax(np.where(np.isfinite(m.rate_mva), flow, -np.inf)))
     rate = m.rate_mva.copy()
     rate[k] = 0.8 * flow[k]
-    tight = dataclasses.replace(inst, model=dataclasses.replace(m, rate_mva=rate))
-    tight.labels, tight.limits = inst.labels, inst.limits
+    tight = family.prepare(dataclasses.replace(inst, model=dataclasses.replace(m, rate_mva=rate)), None)
     checker = PandapowerChecker(inst, rate_mva=rate)
     assert our_types(family, tight, values) == pp_types(checker, values) == {"branch_flow"}
     g, b = values["generators"], values["buses"]

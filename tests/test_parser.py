@@ -30,7 +30,7 @@ def test_good_answer_passes_every_check_and_round_trips():
     assert read(SCHEMA.write(values))[0]["score"] == 1.0
 
 
-@pytest.mark.parametrize("text, failed", [
+UNUSABLE = [
     ("", "answer_found"),
     ("   \n\t ", "answer_found"),
     ("The generators should run at half capacity.", "answer_found"),
@@ -40,7 +40,10 @@ def test_good_answer_passes_every_check_and_round_trips():
     ("\x00\x01\xff\xfe binary {\x00}", "json_parses"),
     ('{"generators": {}}', "sections_present"),
     ('{"generators": [], "buses": {}}', "sections_present"),
-])
+]
+
+
+@pytest.mark.parametrize("text, failed", UNUSABLE)
 def test_unusable_answers_fail_early_checks_and_score_low(text, failed):
     fmt, checks, values = read(text)
     assert not checks[failed]["passed"] and checks[failed]["message"]
@@ -76,7 +79,7 @@ def test_last_json_object_counts():
 
 
 def test_nonfinite_numbers_are_named_and_missing():
-    for token in ("NaN", "Infinity", "-Infinity", "1e999"):
+    for token in ("NaN", "Infinity", "-Infinity", "1e999", "1" + "0" * 400, "-" + "9" * 400):
         fmt, checks, values = read(GOOD.replace("2.000", token))
         assert not checks["numbers_finite"]["passed"], token
         assert "generators.G1.q_mvar" in checks["numbers_finite"]["message"]
@@ -133,3 +136,39 @@ def test_fast_whole_object_path_agrees_with_the_general_path(text):
     for section, fields in fast[2].items():
         for name, col in fields.items():
             np.testing.assert_array_equal(col, general[2][section][name])
+
+
+def _alternation(decimals: dict[str, int]):
+    """The decimals check as one regex alternation: the reference the per-field patterns must agree with."""
+    import re
+
+    alternatives = []
+    for name, d in decimals.items():
+        good = r"-?\d+" + (rf"\.\d{{{d}}}" if d > 0 else "") + r"(?![\d.eE])"
+        alternatives.append(rf'"({re.escape(name)})"\s*:(?!\s*{good})')
+    return re.compile("|".join(alternatives))
+
+
+def test_per_field_decimal_patterns_agree_with_one_alternation():
+    """Names that prefix one another, keys without a colon, values that are strings, all whitespace, and
+    random edits of a well-formed answer: the merged per-field matches are the alternation's, in order."""
+    from feasgym.envs.core.schema import _bad_decimal_fields, _bad_decimals_patterns
+
+    decimals = {"p": 2, "p_mw": 3, "mw": 0, "vm_pu": 5}
+    schema = AnswerSchema((Section("s", ("a", "b", "c"), tuple(Field(n, d) for n, d in decimals.items())),))
+    rng = np.random.default_rng(0)
+    written = schema.write({"s": {n: rng.normal(size=3) * 100 for n in decimals}})
+    texts = [written, GOOD, '"p_mw"p_mw": 1.000', '"p": "p_mw" : 1.0, "mw"\n:\t7, "mw": 7.', '{"p":1.00e1,"p":-0.00}',
+             '"vm_pu": 1.00000.5, "vm_pu": 1.000001, "vm_pu":1.00000E1, "vm_pu" :  -0.00000}', '"mw": "p": 1.50']
+    texts += [text for text, _ in UNUSABLE]
+    alphabet = list('"{}:, \n.-0123456789eEpmw_')
+    for _ in range(400):
+        chars = list(written)
+        for _ in range(int(rng.integers(1, 6))):
+            i = int(rng.integers(len(chars)))
+            chars[i:i + int(rng.integers(0, 2))] = [alphabet[int(rng.integers(len(alphabet)))]]
+        texts.append("".join(chars))
+    reference, patterns = _alternation(decimals), _bad_decimals_patterns(decimals)
+    for text in texts:
+        assert _bad_decimal_fields(patterns, text) == [m.group(m.lastindex) for m in reference.finditer(text)], text
+    assert any(_bad_decimal_fields(patterns, text) for text in texts) and not _bad_decimal_fields(patterns, written)

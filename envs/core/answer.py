@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import chain
 
 import orjson
 
@@ -40,6 +41,7 @@ def _object_pairs(pairs: list) -> JObject:
     return obj
 
 
+_is_dict = dict.__instancecheck__  # isinstance(x, dict) as a C callable, for filter()
 _FAST = json.JSONDecoder()
 _EXACT = json.JSONDecoder(object_pairs_hook=_object_pairs)
 
@@ -133,7 +135,7 @@ def _counts_match(span: str, root: dict) -> bool:
     in the text has one ':' outside strings, so equal counts mean no key was collapsed;
     any deeper object, or ':' / '{' inside a string, breaks equality and takes the exact path.
     """
-    tables = [v for v in root.values() if isinstance(v, dict)]
-    records = [v for t in tables for v in t.values() if isinstance(v, dict)]
+    tables = list(filter(_is_dict, root.values()))
+    records = list(filter(_is_dict, chain.from_iterable(map(dict.values, tables))))  # at C speed: no Python loop
     keys = len(root) + sum(map(len, tables)) + sum(map(len, records))
     return span.count(":") == keys and span.count("{") == 1 + len(tables) + len(records)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
@@ -48,6 +50,10 @@ class Section:
     def index(self) -> dict[str, int]:
         return {key: i for i, key in enumerate(self.ids)}
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
 
 Values = dict[str, dict[str, np.ndarray]]
 """Parsed answer values: section -> field -> float array aligned with the section ids (NaN = missing)."""
@@ -65,7 +71,7 @@ class AnswerSchema:
                 if decimals.setdefault(f.name, f.decimals) != f.decimals:
                     raise ValueError(f"field {f.name!r} asks different decimals in different sections")
         self._decimals = decimals
-        self._bad_decimals = _bad_decimals_pattern(decimals)
+        self._bad_decimals = _bad_decimals_patterns(decimals)
 
     # ---- writing -------------------------------------------------------------------
     def write(self, values: Values) -> str:
@@ -140,7 +146,7 @@ class AnswerSchema:
         if n_numbers == 0:
             checks["decimals"] = (False, "no usable numbers to check")
         else:
-            bad = [m.group(m.lastindex) for m in self._bad_decimals.finditer(located.span)]
+            bad = _bad_decimal_fields(self._bad_decimals, located.span)
             checks["decimals"] = _listed([f"{name} (asked {self._decimals[name]})" for name in bad],
                                          "values without the asked decimal places", "decimal places as asked")
         return _finish(checks, ""), values
@@ -149,58 +155,100 @@ class AnswerSchema:
         return {s.name: {f.name: np.full(len(s.ids), np.nan) for f in s.fields} for s in self.sections}
 
 
-def _bad_decimals_pattern(decimals: dict[str, int]) -> re.Pattern:
-    """Matches a field's value unless it is a plain number with exactly the asked decimals."""
-    alternatives = []
+def _bad_decimals_patterns(decimals: dict[str, int]) -> tuple[tuple[str, re.Pattern], ...]:
+    """Per field, a pattern matching its key unless the value is a plain number with exactly the asked decimals.
+
+    One pattern per field, not one alternation: each starts with its literal key, which the
+    regex engine searches for at C speed (an alternation has no literal prefix and is slower).
+    Names are word characters, so matches of different fields never overlap and merging them
+    by position gives what one alternation would find.
+    """
+    patterns = []
     for name, d in decimals.items():
+        if not re.fullmatch(r"\w+", name):
+            raise ValueError(f"field name {name!r} must be word characters")
         good = r"-?\d+" + (rf"\.\d{{{d}}}" if d > 0 else "") + r"(?![\d.eE])"
-        alternatives.append(rf'"({re.escape(name)})"\s*:(?!\s*{good})')
-    return re.compile("|".join(alternatives))
+        patterns.append((name, re.compile(rf'"{name}"\s*:(?!\s*{good})')))
+    return tuple(patterns)
+
+
+def _bad_decimal_fields(patterns: tuple[tuple[str, re.Pattern], ...], text: str) -> list[str]:
+    """Names of the fields whose value lacks the asked decimals, in text order."""
+    hits = sorted((m.start(), name) for name, pattern in patterns for m in pattern.finditer(text))
+    return [name for _, name in hits]
 
 
 def _read_section(table: dict, section: Section, index: dict[str, int], faults: dict) -> tuple[dict, int]:
     """Columns of one section (NaN where unusable) and how many usable numbers it had."""
-    name = section.name
+    name, ids = section.name, section.ids
     table_dups = duplicates_of(table)
     faults["duplicated"].extend(f"{name}.{k}" for k in table_dups)
-    if len(table) != len(index) or table.keys() - index.keys():
+    records = list(map(table.get, ids))
+    block = _float_block(records, section.fields) if type(table) is dict else None  # plain parse: no duplicates
+    # A block means every id has a record, so with as many keys as ids there is no other key.
+    if len(table) != len(index) or (block is None and table.keys() - index.keys()):
         faults["unknown"].extend(f"{name}.{k}" for k in table if k not in index)
-    records = [table.get(key) for key in section.ids]
-    columns: dict[str, np.ndarray] = {}
-    usable = 0
-    for f in section.fields:
-        raw = [r.get(f.name, _ABSENT) if isinstance(r, dict) else _NO_RECORD for r in records]
-        if type(table) is dict and all(type(v) is float for v in raw):  # plain parse: no duplicates
-            col = np.array(raw)
-            finite = np.isfinite(col)
-            if not finite.all():
-                faults["nonfinite"].extend(f"{name}.{section.ids[i]}.{f.name}" for i in np.flatnonzero(~finite))
-                col[~finite] = np.nan
-        else:
-            col = np.full(len(raw), np.nan)
-            for i, v in enumerate(raw):
-                label = f"{name}.{section.ids[i]}.{f.name}"
-                record = records[i]
-                if v is _NO_RECORD:
-                    if f is section.fields[0]:
-                        faults["missing"].append(f"{name}.{section.ids[i]}")
-                elif section.ids[i] in table_dups:
-                    pass  # ambiguous: which record counts is unknowable, so none does
-                elif f.name in duplicates_of(record):
-                    faults["duplicated"].append(label)
-                elif v is _ABSENT:
-                    faults["missing"].append(label)
-                elif type(v) is not float and type(v) is not int:
-                    faults["untyped"].append(label)
-                elif not math.isfinite(v):
-                    faults["nonfinite"].append(label)
-                else:
-                    col[i] = v
-        columns[f.name] = col
-        usable += int(np.count_nonzero(~np.isnan(col)))
-    return columns, usable
+    if block is None:
+        block = _checked_block(records, section, table_dups, faults)
+    else:
+        finite = np.isfinite(block)
+        if finite.all():
+            return dict(zip(section.names, block)), block.size
+        for f, ok in zip(section.fields, finite):
+            faults["nonfinite"].extend(f"{name}.{ids[i]}.{f.name}" for i in np.flatnonzero(~ok))
+        block[~finite] = np.nan
+    return dict(zip(section.names, block)), int(np.count_nonzero(~np.isnan(block)))
 
 
+def _float_block(records: list, fields: tuple[Field, ...]) -> np.ndarray | None:
+    """(fields x records) values when every record is an object holding every field as a JSON float, else None.
+
+    The common case, run at C speed (map, set); anything else takes the per-value path.
+    """
+    try:
+        cols = [list(map(itemgetter(f.name), records)) for f in fields]
+    except (KeyError, TypeError):  # a record missing, not an object, or without a field
+        return None
+    if not set(map(type, chain.from_iterable(cols))) <= _FLOAT_ONLY:
+        return None
+    return np.array(cols, dtype=float).reshape(len(fields), len(records))
+
+
+def _checked_block(records: list, section: Section, table_dups, faults: dict) -> np.ndarray:
+    """(fields x records) values checked one by one, each unusable one named under its fault."""
+    name, ids = section.name, section.ids
+    block = np.full((len(section.fields), len(records)), np.nan)
+    for j, f in enumerate(section.fields):
+        for i, record in enumerate(records):
+            label = f"{name}.{ids[i]}.{f.name}"
+            v = record.get(f.name, _ABSENT) if isinstance(record, dict) else _NO_RECORD
+            if v is _NO_RECORD:
+                if j == 0:
+                    faults["missing"].append(f"{name}.{ids[i]}")
+            elif ids[i] in table_dups:
+                pass  # ambiguous: which record counts is unknowable, so none does
+            elif f.name in duplicates_of(record):
+                faults["duplicated"].append(label)
+            elif v is _ABSENT:
+                faults["missing"].append(label)
+            elif type(v) is not float and type(v) is not int:
+                faults["untyped"].append(label)
+            elif not math.isfinite(x := _to_float(v)):
+                faults["nonfinite"].append(label)
+            else:
+                block[j, i] = x
+    return block
+
+
+def _to_float(v: float) -> float:
+    """A JSON number as a float; an integer too large for one is infinite (as 1e999 reads)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+_FLOAT_ONLY = frozenset({float})
 _ABSENT = object()
 _NO_RECORD = object()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -112,15 +113,14 @@ class FeasTextEnv(gym.Env):
         fmt, values = self._schema.read(locate_answer(text, self.max_answer_chars))
         with np.errstate(all="ignore"):
             report, objective = self.family.check(self._instance, values)
+            errors = self.family.answer_errors(self._instance, values, self._solution)
         feas = report.result()
         ref = self._solution["objective"]
-        objective = None if objective is None or not np.isfinite(objective) else float(objective)
+        objective = None if objective is None or not math.isfinite(objective) else float(objective)
         gap = None
         if feas["feasible"] and objective is not None:
             gap = (objective - ref) / max(abs(ref), 1e-9)
         optimality = {"objective": objective, "reference_objective": ref, "gap": gap, **self.family.objective_info()}
-        with np.errstate(all="ignore"):
-            errors = self.family.answer_errors(self._instance, values, self._solution)
         if errors is not None:
             optimality["errors"] = errors
         reward, components = combine(fmt["score"], feas["score"], feas["feasible"], gap,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.constraints import ConstraintReport
+from ..core.constraints import ConstraintReport, RowBlock
 from ..core.family import solution_record
 from ..core.schema import AnswerSchema, Field, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
 from .case import instance_ppc
-from .checks import ACTolerances, add_balance_rows, add_limit_rows, bus_injections, limited_branches
+from .checks import (ACTolerances, add_balance_rows, add_limit_rows, add_ref_angle_row, balance_mismatch,
+                     bus_injections)
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
 from .opf_solver import solve_acopf
@@ -53,7 +54,21 @@ class ACOPFFamily(GridFamily):
 
     def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
         inst = super().prepare(inst, rng)
-        inst.limits = limited_branches(inst)
+        m, tol, labels = inst.model, self.tolerances, inst.labels
+        inst.rows = block = RowBlock()
+        if self.answer_mode == "full":
+            add_balance_rows(block, inst, tol, labels)
+            inst.limit_rows = add_limit_rows(block, inst, tol, labels)
+            add_ref_angle_row(block, inst, tol, labels)
+            return inst
+        inst.shared_gens = multi = np.flatnonzero(np.bincount(m.gen_bus, minlength=m.n_bus)[m.gen_bus] > 1)
+        if multi.size:
+            block.residual("vm_setpoint_agreement", size=multi.size, tolerance=tol.vm_pu, unit="p.u.",
+                           labels=[labels.gen[g] for g in multi],
+                           description="generators at one bus share its voltage setpoint")
+        block.residual("pf_converged", size=1, tolerance=0.0, unit="", labels=("power flow",),
+                       description="the AC power flow from the setpoints converges")
+        inst.limit_rows = add_limit_rows(block, inst, tol, labels, derived_p=np.flatnonzero(m.gen_bus == m.ref))
         return inst
 
     def solve(self, inst: GridInstance) -> dict | None:
@@ -123,32 +138,31 @@ class ACOPFFamily(GridFamily):
 
     # ---- checker -------------------------------------------------------------------
     def check(self, inst: GridInstance, values: Values) -> tuple[ConstraintReport, float | None]:
+        """Every row of ``inst.rows`` (declared in :meth:`prepare`), measured on the answer's state."""
         report = ConstraintReport()
         if self.answer_mode == "full":
-            return report, self._check_full(inst, values, report)
-        return report, self._check_setpoints(inst, values, report)
+            rows, pg = self._full_state_rows(inst, values)
+        else:
+            rows, pg = self._setpoint_rows(inst, values)
+        report.add_block(inst.rows, np.concatenate(rows))
+        return report, inst.model.gen_cost(pg) if np.isfinite(pg).all() else None
 
-    def _check_full(self, inst: GridInstance, values: Values, report: ConstraintReport) -> float | None:
-        m, tol = inst.model, self.tolerances
+    def _full_state_rows(self, inst: GridInstance, values: Values) -> tuple[list[np.ndarray], np.ndarray]:
+        """Row values of a full-state answer, and its generator P."""
         pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
         vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
         V = vm * np.exp(1j * np.deg2rad(va))
-        add_balance_rows(report, inst, V, pg, qg, tol, inst.labels)
-        add_limit_rows(report, inst, V, vm, va, pg, qg, tol, inst.labels, inst.limits)
-        report.residual("ref_angle", va[m.ref:m.ref + 1], tolerance=tol.angle_deg, unit="deg",
-                        labels=(inst.labels.bus[m.ref],), description="reference bus angle is 0")
-        return m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
+        mismatch = balance_mismatch(inst, V, pg, qg)
+        ref = inst.model.ref
+        return [mismatch.real, mismatch.imag, *inst.limit_rows.values(inst, V, vm, va, pg, qg), va[ref:ref + 1]], pg
 
-    def _check_setpoints(self, inst: GridInstance, values: Values, report: ConstraintReport) -> float | None:
-        m, tol = inst.model, self.tolerances
+    def _setpoint_rows(self, inst: GridInstance, values: Values) -> tuple[list[np.ndarray], np.ndarray]:
+        """Row values of a setpoint answer (on the state its power flow reaches), and the resulting generator P."""
+        m = inst.model
         pg_answer = values["generators"]["p_mw"]
         vset = values["generators"]["vm_pu"]
         bus_vset, agreement = _bus_setpoints(m, vset)
-        multi = np.flatnonzero(np.bincount(m.gen_bus, minlength=m.n_bus)[m.gen_bus] > 1)
-        if multi.size:
-            report.residual("vm_setpoint_agreement", agreement[multi], tolerance=tol.vm_pu, unit="p.u.",
-                            labels=[inst.labels.gen[g] for g in multi],
-                            description="generators at one bus share its voltage setpoint")
+        rows = [agreement[inst.shared_gens]] if inst.shared_gens.size else []
         at_ref = m.gen_bus == m.ref
         usable = np.all(np.isfinite(pg_answer[~at_ref])) and np.all(np.isfinite(vset))
         V = None
@@ -156,17 +170,14 @@ class ACOPFFamily(GridFamily):
             V, converged = setpoint_power_flow(inst, pg_answer, bus_vset)
             if not converged:
                 V = None
-        report.residual("pf_converged", [0.0 if V is not None else np.nan], tolerance=0.0, unit="",
-                        labels=("power flow",), description="the AC power flow from the setpoints converges")
+        rows.append([0.0 if V is not None else np.nan])
         if V is None:
             nan_b, nan_g = np.full(m.n_bus, np.nan), np.full(m.n_gen, np.nan)
             V, vm, va, pg, qg = nan_b.astype(complex), nan_b, nan_b, nan_g, nan_g
         else:
             vm, va = np.abs(V), np.rad2deg(np.angle(V))
             pg, qg = generator_outputs(inst, V, pg_answer)
-        add_limit_rows(report, inst, V, vm, va, pg, qg, tol, inst.labels, inst.limits,
-                       derived_p=np.flatnonzero(m.gen_bus == m.ref))
-        return m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
+        return rows + inst.limit_rows.values(inst, V, vm, va, pg, qg), pg
 
     def features(self, inst: GridInstance) -> np.ndarray:
         """Loads in p.u. (P then Q per bus), plus a one-hot of the outaged branch when outages can occur."""

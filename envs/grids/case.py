@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -112,9 +112,23 @@ class GridModel:
     def n_branch(self) -> int:
         return len(self.f)
 
+    @cached_property
+    def Y_ends(self) -> sp.csr_matrix:
+        """``[Yf; Yt]``: the currents into both ends of every branch from one product."""
+        return sp.vstack([self.Yf, self.Yt], format="csr")
+
+    @cached_property
+    def branch_ends(self) -> np.ndarray:
+        """The bus at each row of :attr:`Y_ends` (from buses, then to buses)."""
+        return np.concatenate([self.f, self.t])
+
+    @cached_property
+    def _cost_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.ascontiguousarray(col) for col in self.cost.T)
+
     def gen_cost(self, p_mw: np.ndarray) -> float:
-        c = self.cost
-        return float(np.sum((c[:, 0] * p_mw + c[:, 1]) * p_mw + c[:, 2]))
+        c2, c1, c0 = self._cost_columns
+        return float(((c2 * p_mw + c1) * p_mw + c0).sum())
 
 
 def _cost_matrix(gencost: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.constraints import ConstraintReport
+from ..core.constraints import RowBlock
 from .instance import GridInstance
 
 
@@ -68,62 +68,83 @@ def bus_injections(inst: GridInstance, pg: np.ndarray, qg: np.ndarray) -> np.nda
     return (p + 1j * q) / m.base_mva
 
 
-def add_balance_rows(report: ConstraintReport, inst: GridInstance, V: np.ndarray, pg, qg,
-                     tol: ACTolerances, labels: Labels) -> None:
+def balance_mismatch(inst: GridInstance, V: np.ndarray, pg, qg) -> np.ndarray:
+    """Complex power mismatch per bus in MW / MVAr: AC power-flow injection minus generation plus load."""
     m = inst.model
-    mismatch = (V * np.conj(m.Ybus @ V) - bus_injections(inst, pg, qg)) * m.base_mva
-    report.residual("p_balance", mismatch.real, tolerance=tol.balance_pu * m.base_mva, unit="MW",
-                    labels=labels.bus, description="active power balance at each bus (AC power-flow equation)")
-    report.residual("q_balance", mismatch.imag, tolerance=tol.balance_pu * m.base_mva, unit="MVAr",
-                    labels=labels.bus, description="reactive power balance at each bus (AC power-flow equation)")
+    return (V * np.conj(m.Ybus @ V) - bus_injections(inst, pg, qg)) * m.base_mva
 
 
-def add_limit_rows(report: ConstraintReport, inst: GridInstance, V: np.ndarray, vm, va_deg, pg, qg,
-                   tol: ACTolerances, labels: Labels, limits: tuple[np.ndarray, np.ndarray],
-                   derived_p: np.ndarray | None = None) -> None:
-    """Voltage, generator, branch-flow and angle-difference limits of one AC state.
+def add_balance_rows(block: RowBlock, inst: GridInstance, tol: ACTolerances, labels: Labels) -> None:
+    """P then Q balance rows at every bus; their values are :func:`balance_mismatch`'s real and imaginary parts."""
+    m = inst.model
+    block.residual("p_balance", size=m.n_bus, tolerance=tol.balance_pu * m.base_mva, unit="MW", labels=labels.bus,
+                   description="active power balance at each bus (AC power-flow equation)")
+    block.residual("q_balance", size=m.n_bus, tolerance=tol.balance_pu * m.base_mva, unit="MVAr", labels=labels.bus,
+                   description="reactive power balance at each bus (AC power-flow equation)")
+
+
+def add_ref_angle_row(block: RowBlock, inst: GridInstance, tol: ACTolerances, labels: Labels) -> None:
+    """The reference bus angle is 0; its value is the answered angle of that bus."""
+    ref = inst.model.ref
+    block.residual("ref_angle", size=1, tolerance=tol.angle_deg, unit="deg", labels=(labels.bus[ref],),
+                   description="reference bus angle is 0")
+
+
+@dataclass(frozen=True)
+class LimitRows:
+    """Where the values of an AC state's limit rows come from (see :func:`add_limit_rows`)."""
+
+    flow_rows: np.ndarray  # rows of the stacked [from ends; to ends] flows that have a rate limit
+    angle_from: np.ndarray  # from and to bus of each branch with an angle-difference limit
+    angle_to: np.ndarray
+    gen_split: tuple[np.ndarray, np.ndarray] | None  # (answered, derived) generators of setpoint answers
+
+    def values(self, inst: GridInstance, V: np.ndarray, vm, va_deg, pg, qg) -> list[np.ndarray]:
+        """The rows' values, in the order :func:`add_limit_rows` declared them."""
+        m = inst.model
+        ends = np.abs(V[m.branch_ends] * np.conj(m.Y_ends @ V)) * m.base_mva
+        p = [pg] if self.gen_split is None else [pg[self.gen_split[0]], pg[self.gen_split[1]]]
+        return [vm, *p, qg, ends[self.flow_rows], va_deg[self.angle_from] - va_deg[self.angle_to]]
+
+
+def add_limit_rows(block: RowBlock, inst: GridInstance, tol: ACTolerances, labels: Labels,
+                   derived_p: np.ndarray | None = None) -> LimitRows:
+    """Voltage, generator, branch-flow and angle-difference limit rows of one AC state.
 
     ``derived_p`` (setpoint answers) lists generators whose P the power flow computed;
     their P rows and every Q row are then checked with ``tol.derived_gen_pu``.
     """
     m = inst.model
     base = m.base_mva
-    report.bounds("bus_vm", vm, m.vmin, m.vmax, tolerance=tol.vm_pu, unit="p.u.", labels=labels.bus,
-                  description="bus voltage magnitude limits")
+    block.bounds("bus_vm", m.vmin, m.vmax, size=m.n_bus, tolerance=tol.vm_pu, unit="p.u.", labels=labels.bus,
+                 description="bus voltage magnitude limits")
     if derived_p is None:
-        report.bounds("gen_p", pg, m.pmin, m.pmax, tolerance=tol.gen_pu * base, unit="MW", labels=labels.gen,
-                      description="generator active power limits")
-        report.bounds("gen_q", qg, m.qmin, m.qmax, tolerance=tol.gen_pu * base, unit="MVAr", labels=labels.gen,
-                      description="generator reactive power limits")
+        gen_split = None
+        block.bounds("gen_p", m.pmin, m.pmax, size=m.n_gen, tolerance=tol.gen_pu * base, unit="MW",
+                     labels=labels.gen, description="generator active power limits")
+        block.bounds("gen_q", m.qmin, m.qmax, size=m.n_gen, tolerance=tol.gen_pu * base, unit="MVAr",
+                     labels=labels.gen, description="generator reactive power limits")
     else:
         answered = np.setdiff1d(np.arange(m.n_gen), derived_p)
-        report.bounds("gen_p", pg[answered], m.pmin[answered], m.pmax[answered], tolerance=tol.gen_pu * base,
-                      unit="MW", labels=Pick(labels.gen, answered), description="generator active power limits")
-        report.bounds("slack_p", pg[derived_p], m.pmin[derived_p], m.pmax[derived_p],
-                      tolerance=tol.derived_gen_pu * base, unit="MW", labels=Pick(labels.gen, derived_p),
-                      description="active power limits of reference-bus generators (set by the power flow)")
-        report.bounds("gen_q", qg, m.qmin, m.qmax, tolerance=tol.derived_gen_pu * base, unit="MVAr",
-                      labels=labels.gen, description="generator reactive power limits (set by the power flow)")
-    flow_idx, angle_idx = limits
-    s_from = np.abs(V[m.f] * np.conj(m.Yf @ V)) * base
-    s_to = np.abs(V[m.t] * np.conj(m.Yt @ V)) * base
-    flows = np.concatenate([s_from[flow_idx], s_to[flow_idx]])
-    rates = np.concatenate([m.rate_mva[flow_idx], m.rate_mva[flow_idx]])
-    nl = m.n_branch
-    flow_labels = Pick(labels.branch_ends, np.concatenate([flow_idx, flow_idx + nl]))
-    report.bounds("branch_flow", flows, -np.inf, rates, tolerance=tol.flow_pu * base, unit="MVA",
-                  labels=flow_labels, description="apparent power limit (rateA) at both ends of each branch")
-    diff = va_deg[m.f[angle_idx]] - va_deg[m.t[angle_idx]]
-    report.bounds("angle_diff", diff, m.angmin_deg[angle_idx], m.angmax_deg[angle_idx], tolerance=tol.angle_deg,
-                  unit="deg", labels=Pick(labels.branch, angle_idx),
-                  description="voltage angle difference limits across each branch")
+        gen_split = (answered, derived_p)
+        block.bounds("gen_p", m.pmin[answered], m.pmax[answered], size=answered.size, tolerance=tol.gen_pu * base,
+                     unit="MW", labels=pick(labels.gen, answered), description="generator active power limits")
+        block.bounds("slack_p", m.pmin[derived_p], m.pmax[derived_p], size=derived_p.size,
+                     tolerance=tol.derived_gen_pu * base, unit="MW", labels=pick(labels.gen, derived_p),
+                     description="active power limits of reference-bus generators (set by the power flow)")
+        block.bounds("gen_q", m.qmin, m.qmax, size=m.n_gen, tolerance=tol.derived_gen_pu * base, unit="MVAr",
+                     labels=labels.gen, description="generator reactive power limits (set by the power flow)")
+    flow_idx, angle_idx = limited_branches(inst)
+    flow_rows = np.concatenate([flow_idx, flow_idx + m.n_branch])
+    block.bounds("branch_flow", -np.inf, m.rate_mva[flow_rows % m.n_branch], size=flow_rows.size,
+                 tolerance=tol.flow_pu * base, unit="MVA", labels=pick(labels.branch_ends, flow_rows),
+                 description="apparent power limit (rateA) at both ends of each branch")
+    block.bounds("angle_diff", m.angmin_deg[angle_idx], m.angmax_deg[angle_idx], size=angle_idx.size,
+                 tolerance=tol.angle_deg, unit="deg", labels=pick(labels.branch, angle_idx),
+                 description="voltage angle difference limits across each branch")
+    return LimitRows(flow_rows, m.f[angle_idx], m.t[angle_idx], gen_split)
 
 
-class Pick:
-    """Index a label tuple through a selection, lazily (only violated rows are named)."""
-
-    def __init__(self, labels, idx):
-        self.labels, self.idx = labels, idx
-
-    def __getitem__(self, i):
-        return self.labels[self.idx[i]]
+def pick(labels: tuple[str, ...], idx: np.ndarray) -> tuple[str, ...]:
+    """The labels of the selected elements, built once per instance (a violation names its row by index)."""
+    return tuple(labels[i] for i in np.asarray(idx).tolist())

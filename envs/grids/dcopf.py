@@ -43,7 +43,7 @@ from ..core.text_env import FeasTextEnv
 from . import render
 from .acopf import P_FIELD
 from .case import build_model, pglib_name
-from .checks import Pick
+from .checks import pick
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
 
@@ -199,6 +199,8 @@ class DCOPFFamily(GridFamily):
         inst.net = dc_network(self.case, inst.outage, self.dc_model)
         inst.flow_idx = np.flatnonzero(np.isfinite(m.rate_mva))
         inst.angle_idx = np.flatnonzero((m.angmin_deg > -360) | (m.angmax_deg < 360))
+        inst.flow_labels = pick(inst.labels.branch, inst.flow_idx)
+        inst.angle_labels = pick(inst.labels.branch, inst.angle_idx)
         return inst
 
     def solve(self, inst: GridInstance) -> dict | None:
@@ -278,10 +280,10 @@ class DCOPFFamily(GridFamily):
                       description="generator active power limits")
         fi, ai = inst.flow_idx, inst.angle_idx
         report.bounds("branch_flow", np.abs(flows[fi]), -np.inf, m.rate_mva[fi], tolerance=tol.flow_pu * base,
-                      unit="MW", labels=Pick(labels.branch, fi), description="DC branch flow limit (rateA)")
+                      unit="MW", labels=inst.flow_labels, description="DC branch flow limit (rateA)")
         diff = np.rad2deg(theta[m.f[ai]] - theta[m.t[ai]])
         report.bounds("angle_diff", diff, m.angmin_deg[ai], m.angmax_deg[ai], tolerance=tol.angle_deg, unit="deg",
-                      labels=Pick(labels.branch, ai), description="voltage angle difference limits across each branch")
+                      labels=inst.angle_labels, description="voltage angle difference limits across each branch")
         return report, m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
 
     def features(self, inst: GridInstance) -> np.ndarray:

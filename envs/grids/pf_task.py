@@ -16,15 +16,17 @@ gives the largest error per quantity against the true power-flow solution.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..core.constraints import ConstraintReport
+from ..core.constraints import ConstraintReport, RowBlock
 from ..core.family import solution_record, values_from_solution
 from ..core.schema import AnswerSchema, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
 from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, generator_outputs, setpoint_power_flow
-from .checks import ACTolerances, Pick, add_balance_rows
+from .checks import ACTolerances, pick, add_balance_rows, add_ref_angle_row, balance_mismatch
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
 
@@ -50,8 +52,17 @@ class PowerFlowFamily(GridFamily):
         m = inst.model
         inst.p_set, inst.v_bus = _setpoints(inst, rng)
         # p_set is NaN for generators at the reference bus (they take the balance); v_bus NaN without a generator
-        inst.gen_buses = np.unique(m.gen_bus)
-        inst.fixed_p = np.flatnonzero(m.gen_bus != m.ref)
+        inst.gen_buses = gb = np.unique(m.gen_bus)
+        inst.fixed_p = fixed = np.flatnonzero(m.gen_bus != m.ref)
+        tol, labels = self.tolerances, inst.labels
+        inst.rows = block = RowBlock()
+        add_balance_rows(block, inst, tol, labels)
+        block.residual("vm_setpoint", size=gb.size, target=inst.v_bus[gb], tolerance=tol.vm_pu, unit="p.u.",
+                       labels=pick(labels.bus, gb), description="generator buses hold their voltage setpoint")
+        block.residual("p_setpoint", size=fixed.size, target=inst.p_set[fixed], tolerance=tol.gen_pu * m.base_mva,
+                       unit="MW", labels=pick(labels.gen, fixed),
+                       description="generators outside the reference bus produce their active power setpoint")
+        add_ref_angle_row(block, inst, tol, labels)
         return inst
 
     def solve(self, inst: GridInstance) -> dict | None:
@@ -103,21 +114,16 @@ class PowerFlowFamily(GridFamily):
 
     # ---- checker -------------------------------------------------------------------
     def check(self, inst: GridInstance, values: Values) -> tuple[ConstraintReport, float | None]:
-        m, tol, labels = inst.model, self.tolerances, inst.labels
-        report = ConstraintReport()
+        """Every row of ``inst.rows`` (declared in :meth:`prepare`), measured on the answered state."""
+        ref = inst.model.ref
         pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
         vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
         V = vm * np.exp(1j * np.deg2rad(va))
-        add_balance_rows(report, inst, V, pg, qg, tol, labels)
-        gb, fixed = inst.gen_buses, inst.fixed_p
-        report.residual("vm_setpoint", vm[gb] - inst.v_bus[gb], tolerance=tol.vm_pu, unit="p.u.",
-                        labels=Pick(labels.bus, gb), description="generator buses hold their voltage setpoint")
-        report.residual("p_setpoint", pg[fixed] - inst.p_set[fixed], tolerance=tol.gen_pu * m.base_mva, unit="MW",
-                        labels=Pick(labels.gen, fixed),
-                        description="generators outside the reference bus produce their active power setpoint")
-        report.residual("ref_angle", va[m.ref:m.ref + 1], tolerance=tol.angle_deg, unit="deg",
-                        labels=(labels.bus[m.ref],), description="reference bus angle is 0")
-        return report, float(pg.sum()) if np.all(np.isfinite(pg)) else None
+        mismatch = balance_mismatch(inst, V, pg, qg)
+        report = ConstraintReport()
+        report.add_block(inst.rows, np.concatenate([mismatch.real, mismatch.imag, vm[inst.gen_buses],
+                                                    pg[inst.fixed_p], va[ref:ref + 1]]))
+        return report, float(pg.sum()) if np.isfinite(pg).all() else None
 
     def answer_errors(self, inst: GridInstance, values: Values, solution: dict) -> dict:
         """Largest absolute error per quantity against the true power flow (None where values are missing).
@@ -137,8 +143,8 @@ class PowerFlowFamily(GridFamily):
         _, vm, va, p_bus, q_bus = cached
 
         def worst(answer, reference):
-            diff = np.abs(answer - reference)
-            return None if np.isnan(diff).any() else float(diff.max())
+            diff = float(np.abs(answer - reference).max())  # NaN when any value is missing
+            return None if math.isnan(diff) else diff
 
         return {
             "vm_pu": worst(values["buses"]["vm_pu"], vm),
