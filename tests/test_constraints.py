@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from feasgym.envs.core.constraints import ConstraintReport, RowBlock
 
 INF = np.inf

@@ -48,6 +48,7 @@ class RowBlock:
                description: str = "") -> None:
         """``size`` rows ``lower <= value <= upper``; ``-inf``/``inf`` bounds are allowed."""
         self.types.append(RowType(name, int(size), float(tolerance), unit, labels, description))
+        self.__dict__.pop("_limits", None)  # declared after a measurement: concatenate the bounds again
         self._lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (size,)))
         self._upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (size,)))
 
@@ -62,13 +63,16 @@ class RowBlock:
         return np.concatenate(self._lower or [np.zeros(0)]), np.concatenate(self._upper or [np.zeros(0)])
 
     def violation(self, values) -> np.ndarray:
-        """Distance of every row outside its bounds (NaN where the value is missing)."""
+        """Distance of every row outside its bounds (NaN where the value is missing).
+
+        An infinite value at an infinite bound gives NaN (missing) with numpy's 'invalid'
+        warning; checkers run under ``np.errstate(all="ignore")`` (the env's ``score`` does).
+        """
         lower, upper = self._limits
         values = np.asarray(values, dtype=float)
         if values.shape != lower.shape:
             raise ValueError(f"a block of {lower.size} rows got values of shape {values.shape}")
-        with np.errstate(invalid="ignore"):  # inf - inf at an infinite bound reads as missing
-            return np.maximum(np.maximum(lower - values, values - upper), 0.0)
+        return np.maximum(np.maximum(lower - values, values - upper), 0.0)
 
 
 class ConstraintReport:
@@ -107,7 +111,7 @@ class ConstraintReport:
         """
         types = self._types
         sizes = [t.size for t in types]
-        starts = [0, *accumulate(sizes)][:-1]
+        starts = np.array([0, *accumulate(sizes)][:-1], dtype=np.intp)
         total = sum(sizes)
         v = np.concatenate(self._violations) if self._violations else np.zeros(0)
         tol = np.array([t.tolerance for t in types]).repeat(sizes)
@@ -122,13 +126,12 @@ class ConstraintReport:
             missing = np.isnan(amount)
             n_bad = np.bincount(owner, minlength=len(types)).tolist()
             n_missing = np.bincount(owner[missing], minlength=len(types)).tolist()
-            violations = _named_violations(types, starts, bad_rows, owner, amount, missing, tol[bad_rows])
-            v = np.where(np.isnan(v), 0.0, v)  # missing rows do not count toward the worst violation
+            violations = _named_violations(types, bad_rows - starts[owner], owner, amount, missing, tol[bad_rows])
         worst = [0.0] * len(types)
         nonempty = [i for i, n in enumerate(sizes) if n]
-        if nonempty:
-            for i, w in zip(nonempty, np.maximum.reduceat(v, [starts[i] for i in nonempty]).tolist()):
-                worst[i] = w
+        if nonempty:  # fmax skips missing (NaN) rows; a type with every row missing has 0 as its worst
+            for i, w in zip(nonempty, np.fmax.reduceat(v, starts[nonempty]).tolist()):
+                worst[i] = 0.0 if math.isnan(w) else w
         by_type: dict[str, dict] = {}
         for t, nb, nm, w in zip(types, n_bad, n_missing, worst):
             entry = by_type.get(t.name)
@@ -152,20 +155,18 @@ class ConstraintReport:
         }
 
 
-def _named_violations(types: list[RowType], starts: list[int], rows: np.ndarray, owner: np.ndarray,
-                      amount: np.ndarray, missing: np.ndarray, tolerance: np.ndarray) -> list[dict]:
-    """One dict per violated row, worst first: missing values, then by how many tolerances a row is off.
+def _named_violations(types: list[RowType], local: np.ndarray, owner: np.ndarray, amount: np.ndarray,
+                      missing: np.ndarray, tolerance: np.ndarray) -> list[dict]:
+    """One dict per violated row (``local``: its index within its type), worst first: missing values,
+    then by how many tolerances a row is off.
 
     The order is one stable sort of the severities (ties keep row order), as sorting the
     dicts by severity would give, without a Python key call per row.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        severity = np.where(missing, np.inf, amount / np.where(tolerance > 0, tolerance, 1.0))
+    severity = np.where(missing, np.inf, amount / np.where(tolerance > 0, tolerance, 1.0))
     order = np.argsort(-severity, kind="stable")
-    owner = owner[order]
-    local = (rows[order] - np.asarray(starts)[owner]).tolist()
     out = []
-    for t, i, a in zip(owner.tolist(), local, amount[order].tolist()):
+    for t, i, a in zip(owner[order].tolist(), local[order].tolist(), amount[order].tolist()):
         rt = types[t]
         out.append({"type": rt.name, "element": str(rt.labels[i]), "amount": None if math.isnan(a) else a,
                     "unit": rt.unit, "tolerance": rt.tolerance})

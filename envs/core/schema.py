@@ -147,8 +147,8 @@ class AnswerSchema:
             checks["decimals"] = (False, "no usable numbers to check")
         else:
             bad = _bad_decimal_fields(self._bad_decimals, located.span)
-            checks["decimals"] = _listed([f"{name} (asked {self._decimals[name]})" for name in bad],
-                                         "values without the asked decimal places", "decimal places as asked")
+            checks["decimals"] = _listed(bad, "values without the asked decimal places", "decimal places as asked",
+                                         shown=lambda name: f"{name} (asked {self._decimals[name]})")
         return _finish(checks, ""), values
 
     def _empty(self) -> Values:
@@ -167,8 +167,8 @@ def _bad_decimals_patterns(decimals: dict[str, int]) -> tuple[tuple[str, re.Patt
     for name, d in decimals.items():
         if not re.fullmatch(r"\w+", name):
             raise ValueError(f"field name {name!r} must be word characters")
-        good = r"-?\d+" + (rf"\.\d{{{d}}}" if d > 0 else "") + r"(?![\d.eE])"
-        patterns.append((name, re.compile(rf'"{name}"\s*:(?!\s*{good})')))
+        good = r"-?+\d++" + (rf"\.\d{{{d}}}" if d > 0 else "") + r"(?![\d.eE])"  # possessive: no backtracking to try
+        patterns.append((name, re.compile(rf'"{name}"\s*+:(?!\s*+{good})')))
     return tuple(patterns)
 
 
@@ -258,11 +258,12 @@ def _fmt(value: float, decimals: int) -> str:
     return "0." + "0" * decimals if text.startswith("-") and float(text) == 0 else text
 
 
-def _listed(bad: list[str], what: str, ok: str) -> tuple[bool, str]:
+def _listed(bad: list[str], what: str, ok: str, shown=str) -> tuple[bool, str]:
+    """A check's result: passed with ``ok``, or how many are ``bad`` naming the first 8 (each as ``shown`` gives)."""
     if not bad:
         return True, ok
-    shown = ", ".join(bad[:8]) + (f" (+{len(bad) - 8} more)" if len(bad) > 8 else "")
-    return False, f"{len(bad)} {what}: {shown}"
+    names = ", ".join(map(shown, bad[:8])) + (f" (+{len(bad) - 8} more)" if len(bad) > 8 else "")
+    return False, f"{len(bad)} {what}: {names}"
 
 
 def _finish(checks: dict, reason: str) -> dict:

@@ -22,7 +22,7 @@ from ..core.text_env import FeasTextEnv
 from . import render
 from .case import instance_ppc
 from .checks import (ACTolerances, add_balance_rows, add_limit_rows, add_ref_angle_row, balance_mismatch,
-                     bus_injections)
+                     bus_injections, complex_powers)
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
 from .opf_solver import solve_acopf
@@ -151,10 +151,11 @@ class ACOPFFamily(GridFamily):
         """Row values of a full-state answer, and its generator P."""
         pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
         vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
-        V = vm * np.exp(1j * np.deg2rad(va))
-        mismatch = balance_mismatch(inst, V, pg, qg)
-        ref = inst.model.ref
-        return [mismatch.real, mismatch.imag, *inst.limit_rows.values(inst, V, vm, va, pg, qg), va[ref:ref + 1]], pg
+        m = inst.model
+        S = complex_powers(m, vm * np.exp(1j * np.deg2rad(va)))
+        mismatch = balance_mismatch(inst, S[:m.n_bus], pg, qg)
+        limits = inst.limit_rows.values(inst, S[m.n_bus:], vm, va, pg, qg)
+        return [mismatch.real, mismatch.imag, *limits, va[m.ref:m.ref + 1]], pg
 
     def _setpoint_rows(self, inst: GridInstance, values: Values) -> tuple[list[np.ndarray], np.ndarray]:
         """Row values of a setpoint answer (on the state its power flow reaches), and the resulting generator P."""
@@ -177,7 +178,7 @@ class ACOPFFamily(GridFamily):
         else:
             vm, va = np.abs(V), np.rad2deg(np.angle(V))
             pg, qg = generator_outputs(inst, V, pg_answer)
-        return rows + inst.limit_rows.values(inst, V, vm, va, pg, qg), pg
+        return rows + inst.limit_rows.values(inst, complex_powers(m, V)[m.n_bus:], vm, va, pg, qg), pg
 
     def features(self, inst: GridInstance) -> np.ndarray:
         """Loads in p.u. (P then Q per bus), plus a one-hot of the outaged branch when outages can occur."""

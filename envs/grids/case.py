@@ -113,14 +113,14 @@ class GridModel:
         return len(self.f)
 
     @cached_property
-    def Y_ends(self) -> sp.csr_matrix:
-        """``[Yf; Yt]``: the currents into both ends of every branch from one product."""
-        return sp.vstack([self.Yf, self.Yt], format="csr")
+    def Y_all(self) -> sp.csr_matrix:
+        """``[Ybus; Yf; Yt]``: bus injections and the currents into both ends of every branch, one product."""
+        return sp.vstack([self.Ybus, self.Yf, self.Yt], format="csr")
 
     @cached_property
-    def branch_ends(self) -> np.ndarray:
-        """The bus at each row of :attr:`Y_ends` (from buses, then to buses)."""
-        return np.concatenate([self.f, self.t])
+    def power_buses(self) -> np.ndarray:
+        """The bus whose voltage multiplies each row of :attr:`Y_all` (every bus, from buses, to buses)."""
+        return np.concatenate([np.arange(self.n_bus), self.f, self.t])
 
     @cached_property
     def _cost_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.constraints import RowBlock
+from .case import GridModel
 from .instance import GridInstance
 
 
@@ -68,10 +69,16 @@ def bus_injections(inst: GridInstance, pg: np.ndarray, qg: np.ndarray) -> np.nda
     return (p + 1j * q) / m.base_mva
 
 
-def balance_mismatch(inst: GridInstance, V: np.ndarray, pg, qg) -> np.ndarray:
-    """Complex power mismatch per bus in MW / MVAr: AC power-flow injection minus generation plus load."""
+def complex_powers(m: GridModel, V: np.ndarray) -> np.ndarray:
+    """``V * conj(I)`` in p.u. from one sparse product: injection at every bus (the first ``n_bus``
+    entries), then the flow into the from end and the to end of every branch."""
+    return V[m.power_buses] * np.conj(m.Y_all @ V)
+
+
+def balance_mismatch(inst: GridInstance, S_bus: np.ndarray, pg, qg) -> np.ndarray:
+    """Complex power mismatch per bus in MW / MVAr: AC power-flow injection ``S_bus`` minus generation plus load."""
     m = inst.model
-    return (V * np.conj(m.Ybus @ V) - bus_injections(inst, pg, qg)) * m.base_mva
+    return (S_bus - bus_injections(inst, pg, qg)) * m.base_mva
 
 
 def add_balance_rows(block: RowBlock, inst: GridInstance, tol: ACTolerances, labels: Labels) -> None:
@@ -99,12 +106,12 @@ class LimitRows:
     angle_to: np.ndarray
     gen_split: tuple[np.ndarray, np.ndarray] | None  # (answered, derived) generators of setpoint answers
 
-    def values(self, inst: GridInstance, V: np.ndarray, vm, va_deg, pg, qg) -> list[np.ndarray]:
-        """The rows' values, in the order :func:`add_limit_rows` declared them."""
-        m = inst.model
-        ends = np.abs(V[m.branch_ends] * np.conj(m.Y_ends @ V)) * m.base_mva
+    def values(self, inst: GridInstance, S_ends: np.ndarray, vm, va_deg, pg, qg) -> list[np.ndarray]:
+        """The rows' values, in the order :func:`add_limit_rows` declared them (``S_ends``: branch-end
+        powers in p.u., the part of :func:`complex_powers` after the buses)."""
+        flows = np.abs(S_ends) * inst.model.base_mva
         p = [pg] if self.gen_split is None else [pg[self.gen_split[0]], pg[self.gen_split[1]]]
-        return [vm, *p, qg, ends[self.flow_rows], va_deg[self.angle_from] - va_deg[self.angle_to]]
+        return [vm, *p, qg, flows[self.flow_rows], va_deg[self.angle_from] - va_deg[self.angle_to]]
 
 
 def add_limit_rows(block: RowBlock, inst: GridInstance, tol: ACTolerances, labels: Labels,
