@@ -41,16 +41,14 @@ class RowBlock:
 
     def __init__(self) -> None:
         self.types: list[RowType] = []
-        self._lower: list[np.ndarray] = []
-        self._upper: list[np.ndarray] = []
+        self._bounds: list[tuple] = []  # (lower, upper) of each type: scalars or one per row
 
     def bounds(self, name: str, lower, upper, *, size: int, tolerance: float, unit: str, labels,
                description: str = "") -> None:
         """``size`` rows ``lower <= value <= upper``; ``-inf``/``inf`` bounds are allowed."""
         self.types.append(RowType(name, int(size), float(tolerance), unit, labels, description))
-        self.__dict__.pop("_limits", None)  # declared after a measurement: concatenate the bounds again
-        self._lower.append(np.broadcast_to(np.asarray(lower, dtype=float), (size,)))
-        self._upper.append(np.broadcast_to(np.asarray(upper, dtype=float), (size,)))
+        self._bounds.append((lower, upper))
+        self.__dict__.pop("_limits", None)  # declared after a measurement: gather the bounds again
 
     def residual(self, name: str, *, size: int, target=0.0, tolerance: float, unit: str, labels,
                  description: str = "") -> None:
@@ -60,7 +58,12 @@ class RowBlock:
 
     @cached_property
     def _limits(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.concatenate(self._lower or [np.zeros(0)]), np.concatenate(self._upper or [np.zeros(0)])
+        """Lower and upper bound of every row (gathered at the first measurement, not per declaration)."""
+        ends = [0, *accumulate(t.size for t in self.types)]
+        lower, upper = np.empty(ends[-1]), np.empty(ends[-1])
+        for start, end, (lo, up) in zip(ends, ends[1:], self._bounds):
+            lower[start:end], upper[start:end] = lo, up
+        return lower, upper
 
     def violation(self, values) -> np.ndarray:
         """Distance of every row outside its bounds (NaN where the value is missing).
@@ -163,7 +166,8 @@ def _named_violations(types: list[RowType], local: np.ndarray, owner: np.ndarray
     The order is one stable sort of the severities (ties keep row order), as sorting the
     dicts by severity would give, without a Python key call per row.
     """
-    severity = np.where(missing, np.inf, amount / np.where(tolerance > 0, tolerance, 1.0))
+    with np.errstate(over="ignore"):  # a huge amount over a small tolerance is infinitely severe, as in Python
+        severity = np.where(missing, np.inf, amount / np.where(tolerance > 0, tolerance, 1.0))
     order = np.argsort(-severity, kind="stable")
     out = []
     for t, i, a in zip(owner[order].tolist(), local[order].tolist(), amount[order].tolist()):

@@ -154,4 +154,4 @@ def add_limit_rows(block: RowBlock, inst: GridInstance, tol: ACTolerances, label
 
 def pick(labels: tuple[str, ...], idx: np.ndarray) -> tuple[str, ...]:
     """The labels of the selected elements, built once per instance (a violation names its row by index)."""
-    return tuple(labels[i] for i in np.asarray(idx).tolist())
+    return tuple(map(labels.__getitem__, np.asarray(idx).tolist()))
