@@ -49,7 +49,9 @@ def test_base_model_is_an_ordinary_checkpoint(base, rows):
     text = rows[0]["prompt"] + rows[0]["completion"]
     ids = tok(text)["input_ids"]
     assert tok.decode(ids) == text  # byte-level: every prompt round-trips exactly
-    assert len(ids) < len(text) / 3  # trained on env text, so it compresses it
+    assert len(ids) < len(text) / 2  # trained on env text, so it compresses it
+    pieces = [tok.decode([i]) for i in tok('"q_mvar": -168.290}')["input_ids"]]
+    assert [p for p in pieces if any(c.isdigit() for c in p)] == list("168290")  # one token per digit
     assert tok.eos_token_id is not None and tok.pad_token_id is not None and tok.pad_token_id != tok.eos_token_id
     assert model.generation_config.eos_token_id == tok.eos_token_id
     # trainers and the HF agent put the same tokens in front of the answer, ending in one marker

@@ -40,11 +40,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    # Digit runs are isolated so numbers tokenize the same wherever they stand; everything
-    # between them may merge across words, so the repeated prompt text and the answer's JSON
-    # punctuation become a few tokens each (prompts ~3x shorter than with GPT-2's word split).
+    # One token per digit: measured on case5 (small Llama, 300 SFT steps), held-out format 0.74
+    # vs 0.32 with BPE-merged digit runs, whose variable-length chunks let the model lose count
+    # of the decimals and leave a number early. Everything between digits may merge across
+    # words, so the repeated prompt text and the answer's JSON punctuation become a few tokens each.
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"[0-9]+"), behavior="isolated"),
+        pre_tokenizers.Split(Regex(r"[0-9]"), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
