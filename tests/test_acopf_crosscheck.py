@@ -121,3 +121,20 @@ def test_power_flow_state_over_voltage_limit_flagged_by_both(solved):
     ours, theirs = our_types(family, inst, state), pp_types(checker, state)
     assert "bus_vm" in ours and BALANCE not in ours
     assert ours == theirs
+
+
+def test_direct_csr_product_is_the_operators():
+    """complex_powers calls scipy's CSR kernel directly: bit for bit what ``Y @ V`` gives, NaN and inf included."""
+    from feasgym.envs.grids.case import build_model
+    from feasgym.envs.grids.checks import csr_times_vector
+
+    Y = build_model("case14").Y_all
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        V = rng.normal(size=Y.shape[1]) + 1j * rng.normal(size=Y.shape[1])
+        V[rng.random(V.size) < 0.1] = rng.choice([np.nan, np.inf, -np.inf, 1e308])
+        with np.errstate(all="ignore"):
+            direct, operator = csr_times_vector(Y, V), Y @ V
+        np.testing.assert_array_equal(direct.view(float), operator.view(float))
+    real = rng.normal(size=Y.shape[1])  # another dtype takes the operator
+    np.testing.assert_array_equal(csr_times_vector(Y, real), Y @ real)

@@ -43,6 +43,10 @@ def test_block_rows_measure_as_rows_declared_one_type_at_a_time():
         with np.errstate(invalid="ignore"):  # as score() runs checkers: inf - inf at an infinite bound
             blocked.add_block(block, np.concatenate([r[1] for r in rows]))
         assert repr(blocked.result()) == repr(one_by_one.result())
+        again = ConstraintReport()  # a second report of the block reuses its layout
+        with np.errstate(invalid="ignore"):
+            again.add_block(block, np.concatenate([r[1] for r in rows]))
+        assert repr(again.result()) == repr(one_by_one.result())
 
 
 def test_violations_are_every_violated_row_worst_first():

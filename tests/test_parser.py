@@ -1,6 +1,8 @@
 """The answer locator and the format checks, on every kind of bad input an LLM can produce."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -161,6 +163,13 @@ def test_per_field_decimal_patterns_agree_with_one_alternation():
     texts = [written, GOOD, '"p_mw"p_mw": 1.000', '"p": "p_mw" : 1.0, "mw"\n:\t7, "mw": 7.', '{"p":1.00e1,"p":-0.00}',
              '"vm_pu": 1.00000.5, "vm_pu": 1.000001, "vm_pu":1.00000E1, "vm_pu" :  -0.00000}', '"mw": "p": 1.50']
     texts += [text for text, _ in UNUSABLE]
+    # The patterns' classes are ASCII: on parsed JSON (all they are run on) Unicode digits and spaces
+    # can sit only inside strings, never where a key's value is read.
+    unicode_json = ['{"s": {"a \\"vm_pu": "\u0661.\u0660\u0660\u0660\u0660\u0660", "vm_pu": 1.00000}}',
+                    '{"vm_pu": "\u0661.\u0660\u0660\u0660\u0660\u0660", "p": "\u00a0\u2003", "mw": 7}',
+                    '{"p\u00a0": 1.00, "p": "x\u00a0\\"p\\": 1.0", "vm_pu":\t\r\n-0.12345}']
+    assert all(isinstance(json.loads(text), dict) for text in unicode_json)
+    texts += unicode_json
     alphabet = list('"{}:, \n.-0123456789eEpmw_')
     for _ in range(400):
         chars = list(written)
@@ -172,3 +181,36 @@ def test_per_field_decimal_patterns_agree_with_one_alternation():
     for text in texts:
         assert _bad_decimal_fields(patterns, text) == [m.group(m.lastindex) for m in reference.finditer(text)], text
     assert any(_bad_decimal_fields(patterns, text) for text in texts) and not _bad_decimal_fields(patterns, written)
+
+
+def test_values_known_as_floats_from_the_decimals_check_read_as_when_checked(monkeypatch):
+    """When the decimals check passes on a text without backslashes, value types are not checked again:
+    on good answers and random edits (escapes, integers, strings, exponents) the format checks and
+    values must be those of the path that checks every value's type."""
+    from feasgym.envs.core import schema as schema_module
+
+    schema = AnswerSchema((Section("g", ("a", "b", "c"), (Field("p_mw", 3), Field("q_mvar", 2))),
+                           Section("b", ("1", "2"), (Field("vm_pu", 5),))))
+    rng = np.random.default_rng(3)
+    written = schema.write({"g": {"p_mw": rng.normal(size=3) * 100, "q_mvar": rng.normal(size=3)},
+                            "b": {"vm_pu": rng.normal(size=2)}})
+    texts = [written, written.replace('"p_mw"', '"p\\u005fmw"', 1), written.replace('"vm_pu"', '"vm_pu\\""', 1),
+             written.replace(": ", ': "', 1), written.replace('"a"', '"x\\"a"')]
+    texts += [text for text, _ in UNUSABLE]
+    alphabet = list('"{}:, \n.-0123456789eE\\ntu')
+    for _ in range(600):
+        chars = list(written)
+        for _ in range(int(rng.integers(1, 4))):
+            i = int(rng.integers(len(chars)))
+            chars[i:i + int(rng.integers(0, 2))] = [alphabet[int(rng.integers(len(alphabet)))]]
+        texts.append("".join(chars))
+    located = [locate_answer(text) for text in texts]
+    fast = [schema.read(loc) for loc in located]
+    monkeypatch.setattr(schema_module, "_values_are_floats", lambda bad, span: False)
+    checked = [schema.read(loc) for loc in located]
+    assert sum(f[0]["score"] == 1.0 for f in fast) >= 2 and any(f[0]["score"] < 1.0 for f in fast)
+    for text, (fmt, values), (fmt_checked, values_checked) in zip(texts, fast, checked):
+        assert fmt == fmt_checked, text
+        for section, fields in values.items():
+            for name, col in fields.items():
+                np.testing.assert_array_equal(col, values_checked[section][name], err_msg=text)

@@ -58,7 +58,7 @@ class LocatedAnswer:
 
 def duplicates_of(obj: dict) -> set | tuple:
     """Keys that appeared more than once in this object (empty unless re-parsed exactly)."""
-    return getattr(obj, "duplicates", ())
+    return obj.duplicates if type(obj) is JObject else ()  # a plain dict has none (getattr's miss is slower)
 
 
 def coerce_text(answer: object) -> str:

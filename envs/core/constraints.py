@@ -49,6 +49,7 @@ class RowBlock:
         self.types.append(RowType(name, int(size), float(tolerance), unit, labels, description))
         self._bounds.append((lower, upper))
         self.__dict__.pop("_limits", None)  # declared after a measurement: gather the bounds again
+        self.__dict__.pop("layout", None)
 
     def residual(self, name: str, *, size: int, target=0.0, tolerance: float, unit: str, labels,
                  description: str = "") -> None:
@@ -65,6 +66,11 @@ class RowBlock:
             lower[start:end], upper[start:end] = lo, up
         return lower, upper
 
+    @cached_property
+    def layout(self) -> Layout:
+        """Where each type's rows sit and their tolerances (a report of this block alone reuses it)."""
+        return Layout.of(self.types)
+
     def violation(self, values) -> np.ndarray:
         """Distance of every row outside its bounds (NaN where the value is missing).
 
@@ -78,12 +84,38 @@ class RowBlock:
         return np.maximum(np.maximum(lower - values, values - upper), 0.0)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Row positions of a list of types: sizes, first row of each, tolerance of every row."""
+
+    sizes: list[int]
+    starts: np.ndarray  # first row of each type
+    total: int
+    tolerance: np.ndarray  # one per row
+    nonempty: list[int]  # types with at least one row
+    nonempty_starts: np.ndarray
+    unique_names: bool  # no two types share a name (each is its own by_type entry)
+
+    @classmethod
+    def of(cls, types: list[RowType]) -> Layout:
+        sizes = [t.size for t in types]
+        starts = np.array([0, *accumulate(sizes)][:-1], dtype=np.intp)
+        tolerance = np.array([t.tolerance for t in types]).repeat(sizes)
+        nonempty = [i for i, n in enumerate(sizes) if n]
+        nonempty_starts = starts[nonempty]
+        for shared in (starts, tolerance, nonempty_starts):  # reused by every report of a block: never written
+            shared.setflags(write=False)
+        unique = len({t.name for t in types}) == len(types)
+        return cls(sizes, starts, sum(sizes), tolerance, nonempty, nonempty_starts, unique)
+
+
 class ConstraintReport:
     """Collects constraint rows by type; ``result()`` gives the feasibility dict for ``info``."""
 
     def __init__(self) -> None:
         self._types: list[RowType] = []
         self._violations: list[np.ndarray] = []  # concatenated, aligned with the types' rows
+        self._blocks: list[RowBlock | None] = []  # what each entry of _violations came from (None: one type)
 
     def bounds(self, name: str, values, lower, upper, *, tolerance: float, unit: str, labels, description: str = "") -> None:
         """Rows ``lower <= values <= upper``; ``-inf``/``inf`` bounds are allowed."""
@@ -100,10 +132,12 @@ class ConstraintReport:
         """Every row of ``block``, with ``values`` (one per row, in the block's order)."""
         self._violations.append(block.violation(values))
         self._types.extend(block.types)
+        self._blocks.append(block)
 
     def _add(self, name, violation, tolerance, unit, labels, description) -> None:
         violation = violation.reshape(-1)
         self._violations.append(violation)
+        self._blocks.append(None)
         self._types.append(RowType(name, violation.size, float(tolerance), unit, labels, description))
 
     def result(self) -> dict:
@@ -113,11 +147,11 @@ class ConstraintReport:
         violated ones); only violated rows are named.
         """
         types = self._types
-        sizes = [t.size for t in types]
-        starts = np.array([0, *accumulate(sizes)][:-1], dtype=np.intp)
-        total = sum(sizes)
-        v = np.concatenate(self._violations) if self._violations else np.zeros(0)
-        tol = np.array([t.tolerance for t in types]).repeat(sizes)
+        single_block = len(self._blocks) == 1 and self._blocks[0] is not None
+        layout = self._blocks[0].layout if single_block else Layout.of(types)  # a block's layout is computed once
+        starts, total, tol = layout.starts, layout.total, layout.tolerance
+        vs = self._violations
+        v = vs[0] if len(vs) == 1 else np.concatenate(vs) if vs else np.zeros(0)
         bad_rows = np.flatnonzero(~(v <= tol))  # NaN (missing) compares False, so it is violated
         n_bad = n_missing = [0] * len(types)
         violations: list[dict] = []
@@ -131,22 +165,11 @@ class ConstraintReport:
             n_missing = np.bincount(owner[missing], minlength=len(types)).tolist()
             violations = _named_violations(types, bad_rows - starts[owner], owner, amount, missing, tol[bad_rows])
         worst = [0.0] * len(types)
-        nonempty = [i for i, n in enumerate(sizes) if n]
+        nonempty = layout.nonempty
         if nonempty:  # fmax skips missing (NaN) rows; a type with every row missing has 0 as its worst
-            for i, w in zip(nonempty, np.fmax.reduceat(v, starts[nonempty]).tolist()):
+            for i, w in zip(nonempty, np.fmax.reduceat(v, layout.nonempty_starts).tolist()):
                 worst[i] = 0.0 if math.isnan(w) else w
-        by_type: dict[str, dict] = {}
-        for t, nb, nm, w in zip(types, n_bad, n_missing, worst):
-            entry = by_type.get(t.name)
-            if entry is None:
-                entry = by_type[t.name] = {"total": 0, "violated": 0, "missing": 0, "max_violation": 0.0,
-                                           "unit": t.unit, "tolerance": t.tolerance, "description": t.description}
-            entry["total"] += t.size
-            entry["violated"] += nb
-            entry["missing"] += nm
-            entry["max_violation"] = max(entry["max_violation"], w)
-        for entry in by_type.values():
-            entry["rate"] = 1.0 - entry["violated"] / entry["total"] if entry["total"] else 1.0
+        by_type = _by_type(types, n_bad, n_missing, worst, layout.unique_names)
         satisfied = total - sum(n_bad)
         return {
             "score": satisfied / total if total else 0.0,
@@ -156,6 +179,29 @@ class ConstraintReport:
             "by_type": by_type,
             "violations": violations,
         }
+
+
+def _by_type(types: list[RowType], n_bad: list[int], n_missing: list[int], worst: list[float],
+             unique_names: bool) -> dict[str, dict]:
+    """Per type name: rows, violated, missing, worst violation, rate (types sharing a name are merged)."""
+    if unique_names:  # one entry per type, built whole (the same values the merging loop gives)
+        return {t.name: {"total": t.size, "violated": nb, "missing": nm, "max_violation": max(0.0, w),
+                         "unit": t.unit, "tolerance": t.tolerance, "description": t.description,
+                         "rate": 1.0 - nb / t.size if t.size else 1.0}
+                for t, nb, nm, w in zip(types, n_bad, n_missing, worst)}
+    by_type: dict[str, dict] = {}
+    for t, nb, nm, w in zip(types, n_bad, n_missing, worst):
+        entry = by_type.get(t.name)
+        if entry is None:
+            entry = by_type[t.name] = {"total": 0, "violated": 0, "missing": 0, "max_violation": 0.0,
+                                       "unit": t.unit, "tolerance": t.tolerance, "description": t.description}
+        entry["total"] += t.size
+        entry["violated"] += nb
+        entry["missing"] += nm
+        entry["max_violation"] = max(entry["max_violation"], w)
+    for entry in by_type.values():
+        entry["rate"] = 1.0 - entry["violated"] / entry["total"] if entry["total"] else 1.0
+    return by_type
 
 
 def _named_violations(types: list[RowType], local: np.ndarray, owner: np.ndarray, amount: np.ndarray,

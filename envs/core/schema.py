@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 from operator import itemgetter
 
@@ -50,7 +51,7 @@ class Section:
     def index(self) -> dict[str, int]:
         return {key: i for i, key in enumerate(self.ids)}
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
@@ -72,6 +73,7 @@ class AnswerSchema:
                     raise ValueError(f"field {f.name!r} asks different decimals in different sections")
         self._decimals = decimals
         self._bad_decimals = _bad_decimals_patterns(decimals)
+        self._fractional = {s.name: all(f.decimals > 0 for f in s.fields) for s in sections}
 
     # ---- writing -------------------------------------------------------------------
     def write(self, values: Values) -> str:
@@ -133,9 +135,12 @@ class AnswerSchema:
         checks["sections_present"] = (True, "all sections present")
 
         faults: dict[str, list[str]] = {k: [] for k in ("unknown", "missing", "duplicated", "untyped", "nonfinite")}
+        bad = _bad_decimal_fields(self._bad_decimals, located.span)
+        floats = _values_are_floats(bad, located.span)
         n_numbers = 0
         for section in self.sections:
-            columns, n = _read_section(root[section.name], section, self._index[section.name], faults)
+            columns, n = _read_section(root[section.name], section, self._index[section.name], faults,
+                                       floats and self._fractional[section.name])
             values[section.name] = columns
             n_numbers += n
         checks["ids_valid"] = _listed(faults["unknown"], "unknown ids", "no unknown ids")
@@ -146,7 +151,6 @@ class AnswerSchema:
         if n_numbers == 0:
             checks["decimals"] = (False, "no usable numbers to check")
         else:
-            bad = _bad_decimal_fields(self._bad_decimals, located.span)
             checks["decimals"] = _listed(bad, "values without the asked decimal places", "decimal places as asked",
                                          shown=lambda name: f"{name} (asked {self._decimals[name]})")
         return _finish(checks, ""), values
@@ -161,14 +165,16 @@ def _bad_decimals_patterns(decimals: dict[str, int]) -> tuple[tuple[str, re.Patt
     One pattern per field, not one alternation: each starts with its literal key, which the
     regex engine searches for at C speed (an alternation has no literal prefix and is slower).
     Names are word characters, so matches of different fields never overlap and merging them
-    by position gives what one alternation would find.
+    by position gives what one alternation would find. Classes are ASCII (about 20% faster):
+    the text is parsed JSON, whose numbers and whitespace between tokens are ASCII, so after a
+    key's closing quote (which always ends a string) Unicode digits or spaces cannot occur.
     """
     patterns = []
     for name, d in decimals.items():
         if not re.fullmatch(r"\w+", name):
             raise ValueError(f"field name {name!r} must be word characters")
         good = r"-?+\d++" + (rf"\.\d{{{d}}}" if d > 0 else "") + r"(?![\d.eE])"  # possessive: no backtracking to try
-        patterns.append((name, re.compile(rf'"{name}"\s*+:(?!\s*+{good})')))
+        patterns.append((name, re.compile(rf'"{name}"\s*+:(?!\s*+{good})', re.ASCII)))
     return tuple(patterns)
 
 
@@ -178,13 +184,28 @@ def _bad_decimal_fields(patterns: tuple[tuple[str, re.Pattern], ...], text: str)
     return [name for _, name in hits]
 
 
-def _read_section(table: dict, section: Section, index: dict[str, int], faults: dict) -> tuple[dict, int]:
-    """Columns of one section (NaN where unusable) and how many usable numbers it had."""
+def _values_are_floats(bad_decimals: list[str], span: str) -> bool:
+    """True when every field's value in the parsed object is a float, known from the decimals check alone.
+
+    With no backslash in the text every key is written literally, so each field key of the
+    parsed object was seen by the decimals patterns; none failing means each such value is
+    written ``-?digits.digits`` (when its field asks decimals), which parses as a float.
+    """
+    return not bad_decimals and "\\" not in span
+
+
+def _read_section(table: dict, section: Section, index: dict[str, int], faults: dict,
+                  floats: bool = False) -> tuple[dict, int]:
+    """Columns of one section (NaN where unusable) and how many usable numbers it had.
+
+    ``floats``: every value of a field of this section is known to be a float (see :func:`_values_are_floats`).
+    """
     name, ids = section.name, section.ids
     table_dups = duplicates_of(table)
-    faults["duplicated"].extend(f"{name}.{k}" for k in table_dups)
-    records = list(map(table.get, ids))
-    block = _float_block(records, section.fields) if type(table) is dict else None  # plain parse: no duplicates
+    if table_dups:
+        faults["duplicated"].extend(f"{name}.{k}" for k in table_dups)
+    records = _records(table, ids)
+    block = _float_block(records, section.fields, floats) if type(table) is dict else None  # plain parse: no duplicates
     # A block means every id has a record, so with as many keys as ids there is no other key.
     if len(table) != len(index) or (block is None and table.keys() - index.keys()):
         faults["unknown"].extend(f"{name}.{k}" for k in table if k not in index)
@@ -200,18 +221,29 @@ def _read_section(table: dict, section: Section, index: dict[str, int], faults: 
     return dict(zip(section.names, block)), int(np.count_nonzero(~np.isnan(block)))
 
 
-def _float_block(records: list, fields: tuple[Field, ...]) -> np.ndarray | None:
+def _float_block(records: list, fields: tuple[Field, ...], floats: bool = False) -> np.ndarray | None:
     """(fields x records) values when every record is an object holding every field as a JSON float, else None.
 
     The common case, run at C speed (map, set); anything else takes the per-value path.
+    ``floats``: the values are known to be floats, so their types are not checked again.
     """
     try:
         cols = [list(map(itemgetter(f.name), records)) for f in fields]
     except (KeyError, TypeError):  # a record missing, not an object, or without a field
         return None
-    if not set(map(type, chain.from_iterable(cols))) <= _FLOAT_ONLY:
+    if not floats and not set(map(type, chain.from_iterable(cols))) <= _FLOAT_ONLY:
         return None
-    return np.array(cols, dtype=float).reshape(len(fields), len(records))
+    return np.fromiter(chain.from_iterable(cols), float, len(fields) * len(records)).reshape(len(fields), len(records))
+
+
+def _records(table: dict, ids: tuple[str, ...]) -> list:
+    """The record of each id (None where absent); one C call when every id is present (the common case)."""
+    if len(ids) > 1:
+        try:
+            return list(itemgetter(*ids)(table))
+        except KeyError:
+            pass
+    return list(map(table.get, ids))
 
 
 def _checked_block(records: list, section: Section, table_dups, faults: dict) -> np.ndarray:
@@ -268,8 +300,10 @@ def _listed(bad: list[str], what: str, ok: str, shown=str) -> tuple[bool, str]:
 
 def _finish(checks: dict, reason: str) -> dict:
     """Fill unchecked names as failed and compute the format score."""
-    for name in FORMAT_CHECKS:
-        checks.setdefault(name, (False, f"not checked: {reason}"))
-    listed = [{"name": n, "passed": bool(checks[n][0]), "message": checks[n][1]} for n in FORMAT_CHECKS]
-    passed = sum(c["passed"] for c in listed)
+    if len(checks) < len(FORMAT_CHECKS):
+        for name in FORMAT_CHECKS:
+            checks.setdefault(name, (False, f"not checked: {reason}"))
+    listed = [{"name": n, "passed": bool(ok), "message": message}
+              for n, (ok, message) in zip(FORMAT_CHECKS, map(checks.__getitem__, FORMAT_CHECKS))]
+    passed = sum(map(itemgetter("passed"), listed))
     return {"score": passed / len(FORMAT_CHECKS), "passed": passed, "total": len(FORMAT_CHECKS), "checks": listed}

@@ -8,10 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..core.constraints import RowBlock
 from .case import GridModel
 from .instance import GridInstance
+
+try:  # scipy's CSR kernel: what ``Y @ x`` runs after its dispatch, which costs more than the product here
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - a scipy without it takes the operator
+    _csr_matvec = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,16 @@ def bus_injections(inst: GridInstance, pg: np.ndarray, qg: np.ndarray) -> np.nda
 def complex_powers(m: GridModel, V: np.ndarray) -> np.ndarray:
     """``V * conj(I)`` in p.u. from one sparse product: injection at every bus (the first ``n_bus``
     entries), then the flow into the from end and the to end of every branch."""
-    return V[m.power_buses] * np.conj(m.Y_all @ V)
+    return V[m.power_buses] * np.conj(csr_times_vector(m.Y_all, V))
+
+
+def csr_times_vector(Y: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
+    """``Y @ x`` for a complex CSR matrix and vector, by the kernel the operator itself calls (same result)."""
+    if _csr_matvec is None or x.dtype != Y.dtype or x.ndim != 1 or Y.dtype != np.complex128 or x.size != Y.shape[1]:
+        return Y @ x
+    out = np.zeros(Y.shape[0], dtype=Y.dtype)
+    _csr_matvec(Y.shape[0], Y.shape[1], Y.indptr, Y.indices, Y.data, x, out)
+    return out
 
 
 def balance_mismatch(inst: GridInstance, S_bus: np.ndarray, pg, qg) -> np.ndarray:
