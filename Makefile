@@ -17,7 +17,6 @@ install: $(VENV)/.installed
 
 demo: install
 	$(VENV)/bin/feasgym study --profile cpu-quick --out runs/study-cpu-quick
-	@echo "report: runs/study-cpu-quick/report.md"
 
 # Two workers (pytest-xdist) share one reference cache, so each OPF is solved once.
 test: install
