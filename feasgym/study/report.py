@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .pipeline import MODEL_AGENTS, STAGES, _slug, eval_sets
+from .pipeline import STAGES, _slug, eval_sets
 from .plots import plot_format_vs_feasibility, plot_training_curves
 from .profiles import StudyProfile
 from .questions import answer_questions
@@ -110,7 +110,7 @@ def _run_lines(folder: RunFolder, profile: StudyProfile, machine: dict, sft: dic
              f"- envs: {', '.join(profile.env_ids)}; train {profile.n_train}, probe {profile.n_probe}, "
              f"test {profile.n_test}, OOD {profile.n_ood} instances (OOD: {profile.ood_label})",
              f"- base model: {base['model']}" + (f" (built here, {params:,} parameters)" if params else ""),
-             f"- stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items())
+             "- stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items())
              + f"; total {sum(times.values()):.0f} s before the report",
              f"- machine: {machine.get('cpu_model', machine.get('processor'))}, {machine.get('cpu_count')} CPUs, "
              f"torch {machine.get('torch')} with {machine.get('torch_threads')} threads, GPU: {machine.get('gpu') or 'none'}"]
