@@ -103,3 +103,26 @@ def test_failed_stage_exits_non_zero_with_a_clear_message(tmp_path, capsys):
     assert code == 1
     assert "stage 'data' failed" in err and "rerun the same command to resume" in err
     assert (out / "settings.json").exists() and not (out / "data" / "DONE.json").exists()
+
+
+def test_env_options_reach_every_env_of_the_profile():
+    import argparse
+
+    from feasgym.commands.study import env_option
+
+    assert env_option("answer_mode=full") == ("answer_mode", "full")
+    assert env_option("perturbation=null") == ("perturbation", None)
+    assert env_option("perturbation={\"scale\": [0.9, 1.0]}") == ("perturbation", {"scale": [0.9, 1.0]})
+    with pytest.raises(argparse.ArgumentTypeError):
+        env_option("answer_mode")
+
+
+def test_env_option_overrides_the_profile_and_is_used_by_the_run(tmp_path, capsys):
+    from feasgym.cli import main
+
+    out = tmp_path / "opt"
+    # an invalid option value fails the data stage with the env's own message, so the option was applied
+    code = main(["study", "--env-option", "answer_mode=sideways", "--out", str(out), "--no-progress"])
+    assert code == 1 and "answer_mode must be one of" in capsys.readouterr().err
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["profile"]["env_kwargs"] == {"feasgym/ACOPF-case5-v0": {"answer_mode": "sideways"}}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 NAME = "study"
@@ -16,11 +17,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="budgets and model size (default: cpu-quick, ~10 minutes on 2 CPU cores)")
     parser.add_argument("--env", action="extend", nargs="+", dest="envs", metavar="ID",
                         help="env id(s) to train and evaluate on (default: the profile's)")
+    parser.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE", type=env_option,
+                        help="constructor option for every env (gym.make kwargs), VALUE read as JSON when it parses, "
+                             "e.g. answer_mode=full; repeatable; overrides the profile's options")
     parser.add_argument("--base-model", default=None,
                         help="HF hub name or local path of the base model (default: build the embedded tiny model)")
     parser.add_argument("--out", default=None, help="run folder (default: runs/study-<profile>); rerun to resume")
     parser.add_argument("--seed", type=int, default=None, help="seed for instances and training (default: profile's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def env_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> (key, value); the value is JSON when it parses (numbers, lists, null), else the string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     changes = {}
     if args.envs:
         changes["env_ids"] = tuple(args.envs)
+    if args.env_option:
+        env_ids = changes.get("env_ids", profile.env_ids)
+        options = dict(args.env_option)
+        changes["env_kwargs"] = {env_id: {**profile.env_kwargs.get(env_id, {}), **options} for env_id in env_ids}
     if args.seed is not None:
         changes["seed"] = args.seed
     if changes:
