@@ -58,8 +58,8 @@ PROFILES: dict[str, StudyProfile] = {
         # group scored 0 and GRPO got no gradient; at 0.3 groups differ in constraint
         # satisfaction. lr 3e-4 collapsed the format within 12 steps; 5e-5 keeps it.
         grpo=GRPOBudget(max_steps=24, num_generations=8, prompts_per_step=1, learning_rate=5e-5,
-                        max_completion_length=128, temperature=0.3, probe_every=8, probe_at_start=False),
-        max_new_tokens=128, eval_batch_size=24,
+                        max_completion_length=200, temperature=0.3, probe_every=8, probe_at_start=False),
+        max_new_tokens=200, eval_batch_size=24,  # the full-state answer (--env-option answer_mode=full) is 170 tokens
     ),
     "gpu": StudyProfile(
         name="gpu",
