@@ -44,10 +44,10 @@ class StudyProfile:
 
 PROFILES: dict[str, StudyProfile] = {
     # AC-OPF case5 in setpoint mode (generator P and V; the env runs the AC power flow):
-    # measured on this 2-core machine, a 4x128 Llama reaches held-out format 1.0 after 100-120
-    # SFT steps of 4 on it, but only 0.72-0.74 after 300-600 steps on the full-state answer
-    # (30 numbers, 170 tokens), so setpoints are what a 10-minute laptop run can ask the form
-    # question with. 168 steps leave a margin (format was 0.22 at step 80, 1.0 at 120).
+    # measured on this 2-core machine, a 4x128 Llama ended every setpoint run at held-out
+    # format 0.97-1.0, while the full-state answer (30 numbers, 170 tokens) was fragile: 0.72-0.74
+    # after 300-600 steps, 1.0 with these settings. 168 steps leave a margin (format was 0.22
+    # at step 80 and 1.0 at 120 of a 120-step run). See the README's training section.
     "cpu-quick": StudyProfile(
         name="cpu-quick",
         env_kwargs={"feasgym/ACOPF-case5-v0": {"answer_mode": "setpoints"}},
