@@ -138,3 +138,16 @@ def test_direct_csr_product_is_the_operators():
         np.testing.assert_array_equal(direct.view(float), operator.view(float))
     real = rng.normal(size=Y.shape[1])  # another dtype takes the operator
     np.testing.assert_array_equal(csr_times_vector(Y, real), Y @ real)
+
+
+def test_bus_powers_are_the_bus_part_of_complex_powers():
+    """The power-flow checker's bus-only product gives exactly the first rows of the stacked one."""
+    from feasgym.envs.grids.case import build_model
+    from feasgym.envs.grids.checks import bus_powers, complex_powers
+
+    rng = np.random.default_rng(1)
+    for case in ("case14", "case118"):
+        m = build_model(case)
+        for _ in range(20):
+            V = (1 + 0.1 * rng.normal(size=m.n_bus)) * np.exp(1j * rng.normal(size=m.n_bus))
+            np.testing.assert_array_equal(bus_powers(m, V).view(float), complex_powers(m, V)[:m.n_bus].view(float))

@@ -81,6 +81,12 @@ def complex_powers(m: GridModel, V: np.ndarray) -> np.ndarray:
     return V[m.power_buses] * np.conj(csr_times_vector(m.Y_all, V))
 
 
+def bus_powers(m: GridModel, V: np.ndarray) -> np.ndarray:
+    """``V * conj(Ybus @ V)`` in p.u.: the injection at every bus alone (the first ``n_bus`` entries of
+    :func:`complex_powers`, for checkers that need no branch flows)."""
+    return V * np.conj(csr_times_vector(m.Ybus, V))
+
+
 def csr_times_vector(Y: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
     """``Y @ x`` for a complex CSR matrix and vector, by the kernel the operator itself calls (same result)."""
     if _csr_matvec is None or x.dtype != Y.dtype or x.ndim != 1 or Y.dtype != np.complex128 or x.size != Y.shape[1]:

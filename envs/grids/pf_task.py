@@ -26,7 +26,7 @@ from ..core.schema import AnswerSchema, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
 from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, generator_outputs, setpoint_power_flow
-from .checks import ACTolerances, add_balance_rows, add_ref_angle_row, balance_mismatch, complex_powers, pick
+from .checks import ACTolerances, add_balance_rows, add_ref_angle_row, balance_mismatch, bus_powers, pick
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
 
@@ -118,8 +118,7 @@ class PowerFlowFamily(GridFamily):
         m = inst.model
         pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
         vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
-        S = complex_powers(m, vm * np.exp(1j * np.deg2rad(va)))
-        mismatch = balance_mismatch(inst, S[:m.n_bus], pg, qg)
+        mismatch = balance_mismatch(inst, bus_powers(m, vm * np.exp(1j * np.deg2rad(va))), pg, qg)
         report = ConstraintReport()
         report.add_block(inst.rows, np.concatenate([mismatch.real, mismatch.imag, vm[inst.gen_buses],
                                                     pg[inst.fixed_p], va[m.ref:m.ref + 1]]))
