@@ -105,16 +105,16 @@ def test_failed_stage_exits_non_zero_with_a_clear_message(tmp_path, capsys):
     assert (out / "settings.json").exists() and not (out / "data" / "DONE.json").exists()
 
 
-def test_env_options_reach_every_env_of_the_profile():
-    import argparse
+def test_env_options_are_read_like_the_export_env_kwargs(tmp_path, capsys):
+    from feasgym.cli import main
+    from feasgym.commands.export import parse_env_kwargs
 
-    from feasgym.commands.study import env_option
-
-    assert env_option("answer_mode=full") == ("answer_mode", "full")
-    assert env_option("perturbation=null") == ("perturbation", None)
-    assert env_option("perturbation={\"scale\": [0.9, 1.0]}") == ("perturbation", {"scale": [0.9, 1.0]})
-    with pytest.raises(argparse.ArgumentTypeError):
-        env_option("answer_mode")
+    assert parse_env_kwargs(["answer_mode=full"]) == {"answer_mode": "full"}
+    assert parse_env_kwargs(["perturbation=null"]) == {"perturbation": None}
+    assert parse_env_kwargs(["perturbation={\"scale\": [0.9, 1.0]}"]) == {"perturbation": {"scale": [0.9, 1.0]}}
+    assert main(["study", "--env-option", "answer_mode", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "--env-option expects KEY=VALUE" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_env_option_overrides_the_profile_and_is_used_by_the_run(tmp_path, capsys):

@@ -24,13 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def parse_env_kwargs(pairs: list[str]) -> dict:
-    """``["answer_mode=setpoints", "max_turns=2"]`` -> ``{"answer_mode": "setpoints", "max_turns": 2}``."""
+def parse_env_kwargs(pairs: list[str], option: str = "--env-kwarg") -> dict:
+    """``["answer_mode=setpoints", "max_turns=2"]`` -> ``{"answer_mode": "setpoints", "max_turns": 2}``
+    (also ``feasgym study --env-option``; ``option`` names the flag in the error)."""
     kwargs = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--env-kwarg expects KEY=VALUE, got {pair!r}")
+            raise ValueError(f"{option} expects KEY=VALUE, got {pair!r}")
         try:
             kwargs[key] = json.loads(value)
         except ValueError:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 NAME = "study"
@@ -17,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="budgets and model size (default: cpu-quick, ~10 minutes on 2 CPU cores)")
     parser.add_argument("--env", action="extend", nargs="+", dest="envs", metavar="ID",
                         help="env id(s) to train and evaluate on (default: the profile's)")
-    parser.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE", type=env_option,
+    parser.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE",
                         help="constructor option for every env (gym.make kwargs), VALUE read as JSON when it parses, "
                              "e.g. answer_mode=full; repeatable; overrides the profile's options")
     parser.add_argument("--base-model", default=None,
@@ -27,27 +26,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def env_option(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` -> (key, value); the value is JSON when it parses (numbers, lists, null), else the string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key.strip(), json.loads(value)
-    except json.JSONDecodeError:
-        return key.strip(), value
-
-
 def run(args: argparse.Namespace) -> int:
     from feasgym.study import PROFILES, StudyError, run_study
+
+    from .export import parse_env_kwargs
 
     profile = PROFILES[args.profile]
     changes = {}
     if args.envs:
         changes["env_ids"] = tuple(args.envs)
     if args.env_option:
+        try:
+            options = parse_env_kwargs(args.env_option, "--env-option")
+        except ValueError as err:
+            print(f"feasgym study: {err}", file=sys.stderr)
+            return 2
         env_ids = changes.get("env_ids", profile.env_ids)
-        options = dict(args.env_option)
         changes["env_kwargs"] = {env_id: {**profile.env_kwargs.get(env_id, {}), **options} for env_id in env_ids}
     if args.seed is not None:
         changes["seed"] = args.seed
