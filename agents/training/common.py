@@ -47,10 +47,11 @@ def save_trained(trainer, out_dir: str | Path) -> Path:
 
 
 def write_json(path: str | Path, data) -> Path:
+    """``data`` as indented JSON, written to a temporary file and moved into place (never half written)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     tmp.replace(path)
     return path
 

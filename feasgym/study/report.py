@@ -7,7 +7,7 @@ from pathlib import Path
 from .pipeline import STAGES, _slug, eval_sets
 from .plots import plot_format_vs_feasibility, plot_training_curves
 from .profiles import StudyProfile
-from .questions import answer_questions
+from .questions import QUESTIONS, answer_questions
 from .stages import RunFolder
 
 
@@ -72,7 +72,7 @@ def write_study_report(folder: RunFolder, profile: StudyProfile, machine: dict) 
         for section, records in ev["records"].items():
             questions[(label, section)] = answer_questions(records)
     lines = [f"# feasgym study ({profile.name})", ""]
-    for i, (question, *_rest) in enumerate(_question_list()):
+    for i, (question, *_rest) in enumerate(QUESTIONS):
         lines.append(f"**{question}**")
         for (label, section), answers in questions.items():
             lines.append(f"- {label} ({section}): {describe(answers[i])}")
@@ -93,12 +93,6 @@ def write_study_report(folder: RunFolder, profile: StudyProfile, machine: dict) 
         [{"evaluation": label, "section": section, "answers": answers}
          for (label, section), answers in questions.items()], indent=2), encoding="utf-8")
     return path
-
-
-def _question_list():
-    from .questions import QUESTIONS
-
-    return QUESTIONS
 
 
 def _run_lines(folder: RunFolder, profile: StudyProfile, machine: dict, sft: dict | None, grpo: dict | None) -> list[str]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
+
+from feasgym.agents.training.common import write_json
 
 MARKER = "DONE.json"
 
@@ -51,7 +53,7 @@ class RunFolder:
         wall = time.perf_counter() - start
         marker = {"stage": stage, "wall_s": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                   "result": result}
-        _write_json(folder / MARKER, marker)
+        write_json(folder / MARKER, marker)
         log(f"[{stage}] done in {wall:.0f} s")
         return result, False
 
@@ -67,13 +69,7 @@ class RunFolder:
                                  "use another --out folder, or delete this one to start over")
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_json(path, plain)
+        write_json(path, plain)
 
     def stage_times(self, stages: list[str]) -> dict[str, float]:
         return {s: d["wall_s"] for s in stages if (d := self.done(s)) is not None}
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
