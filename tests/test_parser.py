@@ -17,6 +17,18 @@ GOOD = ('{"generators": {"G1": {"p_mw": 1.000, "q_mvar": 2.000}, "G2": {"p_mw": 
         ' "buses": {"1": {"vm_pu": 1.00000}, "2": {"vm_pu": 0.98000}}}')
 
 
+def random_edits(text: str, alphabet: str, rng: np.random.Generator, *, count: int, max_edits: int) -> list[str]:
+    """``count`` copies of ``text``, each with 1..``max_edits`` characters replaced or inserted from ``alphabet``."""
+    out = []
+    for _ in range(count):
+        chars = list(text)
+        for _ in range(int(rng.integers(1, max_edits + 1))):
+            i = int(rng.integers(len(chars)))
+            chars[i:i + int(rng.integers(0, 2))] = [alphabet[int(rng.integers(len(alphabet)))]]
+        out.append("".join(chars))
+    return out
+
+
 def read(text):
     fmt, values = SCHEMA.read(locate_answer(coerce_text(text)))
     checks = {c["name"]: c for c in fmt["checks"]}
@@ -170,13 +182,7 @@ def test_per_field_decimal_patterns_agree_with_one_alternation():
                     '{"p\u00a0": 1.00, "p": "x\u00a0\\"p\\": 1.0", "vm_pu":\t\r\n-0.12345}']
     assert all(isinstance(json.loads(text), dict) for text in unicode_json)
     texts += unicode_json
-    alphabet = list('"{}:, \n.-0123456789eEpmw_')
-    for _ in range(400):
-        chars = list(written)
-        for _ in range(int(rng.integers(1, 6))):
-            i = int(rng.integers(len(chars)))
-            chars[i:i + int(rng.integers(0, 2))] = [alphabet[int(rng.integers(len(alphabet)))]]
-        texts.append("".join(chars))
+    texts += random_edits(written, '"{}:, \n.-0123456789eEpmw_', rng, count=400, max_edits=5)
     reference, patterns = _alternation(decimals), _bad_decimals_patterns(decimals)
     for text in texts:
         assert _bad_decimal_fields(patterns, text) == [m.group(m.lastindex) for m in reference.finditer(text)], text
@@ -197,13 +203,7 @@ def test_values_known_as_floats_from_the_decimals_check_read_as_when_checked(mon
     texts = [written, written.replace('"p_mw"', '"p\\u005fmw"', 1), written.replace('"vm_pu"', '"vm_pu\\""', 1),
              written.replace(": ", ': "', 1), written.replace('"a"', '"x\\"a"')]
     texts += [text for text, _ in UNUSABLE]
-    alphabet = list('"{}:, \n.-0123456789eE\\ntu')
-    for _ in range(600):
-        chars = list(written)
-        for _ in range(int(rng.integers(1, 4))):
-            i = int(rng.integers(len(chars)))
-            chars[i:i + int(rng.integers(0, 2))] = [alphabet[int(rng.integers(len(alphabet)))]]
-        texts.append("".join(chars))
+    texts += random_edits(written, '"{}:, \n.-0123456789eE\\ntu', rng, count=600, max_edits=3)
     located = [locate_answer(text) for text in texts]
     fast = [schema.read(loc) for loc in located]
     monkeypatch.setattr(schema_module, "_values_are_floats", lambda bad, span: False)
