@@ -1,4 +1,5 @@
-"""The OpenAI-compatible agent against a local chat-completions server (127.0.0.1, started here)."""
+"""The OpenAI-compatible agent (the ``openai`` client) against a local chat-completions server (127.0.0.1, started here)."""
+import asyncio
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ class FakeServer:
         self.calls: dict[str, int] = {}
         self.active = self.max_active = 0
         self.auth: list[str | None] = []
+        self.bodies: list[dict] = []
         self.lock = threading.Lock()
         server = self
 
@@ -30,6 +32,7 @@ class FakeServer:
                 with server.lock:
                     server.calls[prompt] = server.calls.get(prompt, 0) + 1
                     server.auth.append(self.headers.get("Authorization"))
+                    server.bodies.append(body)
                     server.active += 1
                     server.max_active = max(server.max_active, server.active)
                     n = server.calls[prompt]
@@ -131,3 +134,37 @@ def test_openai_agent_in_the_arena_records_errors_and_redoes_them(server, tmp_pa
     stats = summary["envs"][env_id]["agents"]["api"]
     assert stats["n"] == 2 and stats["errors"] == 0 and stats["mean_completion_tokens"] == 3
     assert sum(server.calls.values()) == 4
+
+
+def test_request_body_carries_system_prompt_sampling_and_extra_body(server):
+    agent = _agent(server, system_prompt="You are terse.", seed=7, top_p=0.9, max_tokens=64, temperature=0.2,
+                   extra_body={"chat_template_kwargs": {"enable_thinking": False}, "temperature": 0.5})
+    reply = agent.act([AnswerRequest("ok body")])[0]
+    assert reply.error is None
+    body = server.bodies[-1]
+    assert body["model"] == "tiny-model" and body["max_tokens"] == 64 and body["seed"] == 7 and body["top_p"] == 0.9
+    assert body["messages"] == [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "ok body"}]
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert body["temperature"] == 0.5  # extra_body wins over the agent's own fields, as documented
+    plain = _agent(server)
+    plain.act([AnswerRequest("ok plain")])
+    assert "seed" not in server.bodies[-1] and "top_p" not in server.bodies[-1]
+    assert [m["role"] for m in server.bodies[-1]["messages"]] == ["user"]
+    agent.close()
+    plain.close()
+
+
+def test_act_from_inside_a_running_event_loop_and_after_close(server):
+    agent = _agent(server, concurrency=3)
+
+    async def inside():  # a notebook cell runs in a live loop; act must not need asyncio.run
+        return agent.act([AnswerRequest(f"ok loop {i}") for i in range(5)])
+
+    replies = asyncio.run(inside())
+    assert [r.text for r in replies] == [f"echo tiny-model: ok loop {i}" for i in range(5)]
+    thread = agent._thread
+    agent.close()
+    assert not thread.is_alive()
+    assert agent.act([AnswerRequest("ok again")])[0].text == "echo tiny-model: ok again"  # a closed agent restarts
+    assert agent.act([]) == []
+    agent.close()
