@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from .answer import MAX_ANSWER_CHARS, coerce_text, locate_answer
-from .cache import ReferenceCache
+from .cache import NOMINAL, Namespace, ReferenceCache, entry_name, solution_problem
 from .family import ProblemFamily, values_from_solution
 from .repair import repair_prompt
 from .weighting import DEFAULT_OPTIMALITY_SCALE, combine, validate_weights
@@ -63,7 +63,7 @@ class FeasTextEnv(gym.Env):
         self.action_space = text_space(self.max_answer_chars)
         from .. import __version__ as envs_version
 
-        self._cache = ReferenceCache(f"{family.name}|{family.cache_key()}|{envs_version}", cache_dir)
+        self._cache = ReferenceCache(Namespace(family.name, family.cache_key(), envs_version), cache_dir)
         self._stream_seed: int | None = None
         self._next_instance = 0
         self._instance = None
@@ -136,12 +136,19 @@ class FeasTextEnv(gym.Env):
     def nominal_answer(self) -> str:
         """A "looks-right" answer: the unperturbed case's optimum, well formatted, not re-solved."""
         self._require_instance()
-        nominal = self._cache.get("nominal")
-        if nominal is None:
-            nominal = self.family.solve(self.family.nominal())
-            if nominal is None:
+        key = self._cache.key(None, None, NOMINAL)
+        record = self._cache.get(NOMINAL, key)
+        if record is not None:
+            problem = solution_problem(record["solution"], self.family.schema(self.family.nominal()))
+            if problem:
+                self._cache.reject(NOMINAL, problem)
+                record = None
+        if record is None:
+            solution = self.family.solve(self.family.nominal())
+            if solution is None:
                 raise RuntimeError(f"{self.family.name}: the nominal instance has no reference solution")
-            self._cache.put("nominal", nominal)
+            record = self._cache.put(NOMINAL, key, 0, solution)
+        nominal = record["solution"]
         return self._schema.write(values_from_solution(self.family.relabel(self._instance, nominal)))
 
     def random_answer(self, rng: np.random.Generator) -> str:
@@ -152,6 +159,15 @@ class FeasTextEnv(gym.Env):
     @property
     def instance(self) -> Any:
         return self._instance
+
+    @property
+    def reference_record(self) -> dict:
+        """The current instance's verified cache record (key, attempt, solution, checksum); read-only.
+
+        What a remote worker sends back so the caller can store it (:func:`~feasgym.envs.core.cache.store_record`).
+        """
+        self._require_instance()
+        return self._record
 
     @property
     def instance_key(self) -> dict:
@@ -173,13 +189,18 @@ class FeasTextEnv(gym.Env):
         return np.random.default_rng(seq)
 
     def _load(self, k: int) -> None:
-        cache_key = f"{self.split}-{self._stream_seed}-{k}"
-        cached = self._cache.get(cache_key)
-        if cached is not None:
-            attempt = cached["attempt"]
+        name = entry_name(self.split, self._stream_seed, k)
+        key = self._cache.key(self.split, self._stream_seed, k)
+        record = self._cache.get(name, key)  # verified key, checksum and layout
+        if record is not None:
+            attempt = record["key"]["attempt"]
             instance = self.family.draw(self._rng(k, attempt), self.split)
-            solution = cached["solution"]
-        else:
+            schema = self.family.schema(instance)
+            problem = solution_problem(record["solution"], schema)  # one value per id of this instance
+            if problem:
+                self._cache.reject(name, problem)
+                record = None
+        if record is None:
             for attempt in range(MAX_DRAWS):
                 instance = self.family.draw(self._rng(k, attempt), self.split)
                 solution = self.family.solve(instance)
@@ -190,9 +211,10 @@ class FeasTextEnv(gym.Env):
                     f"{self.family.name}: {MAX_DRAWS} draws in a row had no reference solution; "
                     "the instance configuration is likely infeasible (e.g. loads scaled too far)"
                 )
-            self._cache.put(cache_key, {"attempt": attempt, "solution": solution})
-        self._instance, self._solution = instance, solution
-        self._schema = self.family.schema(instance)
+            schema = self.family.schema(instance)
+            record = self._cache.put(name, key, attempt, solution)
+        self._instance, self._solution, self._record = instance, record["solution"], record
+        self._schema = schema
         self._prompt = self.family.render(instance)
         self._key = {
             "seed": self._stream_seed,
