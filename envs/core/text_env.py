@@ -13,6 +13,8 @@ from .cache import NOMINAL, Namespace, ReferenceCache, entry_name, solution_prob
 from .family import ProblemFamily, values_from_solution
 from .repair import repair_prompt
 from .weighting import DEFAULT_OPTIMALITY_SCALE, combine, validate_weights
+from ..tools.calls import parse_action
+from ..tools.toolbox import ToolBox, split_tool_costs
 from .spaces import text_space
 
 SPLITS = {"train": 0, "test": 1, "ood": 2}
@@ -30,6 +32,9 @@ class FeasTextEnv(gym.Env):
     ``s`` (same prompt in any process); without ``instance`` the stream advances by one.
     ``step(answer_text)`` never raises: it returns format, feasibility and optimality in
     ``info`` and a weighted reward (see :mod:`feasgym.envs.core.weighting`).
+    With ``tools=("power_flow", "check")`` an action may instead call tools (see
+    :mod:`feasgym.envs.tools`): the observation is their results, the episode goes on, the
+    reward is minus their cost, and the final answer is scored as without tools.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -45,6 +50,8 @@ class FeasTextEnv(gym.Env):
         max_answer_chars: int = MAX_ANSWER_CHARS,
         cache_dir: Any = None,
         render_mode: str | None = None,
+        tools: Any = (),
+        max_tool_calls: int | None = None,
     ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
@@ -55,7 +62,13 @@ class FeasTextEnv(gym.Env):
         self.family = family
         self.split = split
         self.max_turns = int(max_turns)
+        reward_weights, tool_costs = split_tool_costs(reward_weights)
         self.reward_weights = validate_weights(reward_weights)
+        if max_tool_calls is not None and not tools:
+            raise ValueError("max_tool_calls needs tools=(...), e.g. tools=('power_flow', 'check')")
+        if tool_costs and not tools:
+            raise ValueError(f"reward weight(s) {sorted(tool_costs)} charge tool calls, but the env has no tools")
+        self.toolbox = ToolBox(family, tools, max_tool_calls, tool_costs) if tools else None
         self.optimality_scale = float(optimality_scale)
         self.max_answer_chars = int(max_answer_chars)
         self.render_mode = render_mode
@@ -84,11 +97,19 @@ class FeasTextEnv(gym.Env):
         self._load(k)
         self._turn = 0
         self._history: list[dict] = []
+        if self.toolbox is not None:
+            self.toolbox.begin()
+            self._tool_steps = 0
         return self._prompt, dict(self._key)
 
     def step(self, action: Any):
         if self._instance is None:
             raise RuntimeError("call reset() before step()")
+        if self.toolbox is not None:
+            parsed = parse_action(action)
+            if parsed.is_tool_call and self.toolbox.remaining > 0:
+                return self._tool_step(parsed)
+            action = parsed.text  # a final answer (past the budget, a tool call is scored as one)
         result = self.score(action)
         self._turn += 1
         feasible = result["feasibility"]["feasible"]
@@ -99,7 +120,24 @@ class FeasTextEnv(gym.Env):
         info.update(result)
         info["turn"] = self._turn
         info["turns"] = list(self._history)
+        if self.toolbox is not None:
+            info["tool_calls"] = self.toolbox.summary()
         return observation, result["reward"], terminated, False, info
+
+    def _tool_step(self, parsed):
+        """Run the action's tool calls: the observation is their results, the reward minus their cost."""
+        observation, results, cost = self.toolbox.run(parsed, self._instance, self.score)
+        self._tool_steps += 1
+        info = dict(self._key)
+        info.update({"turn": self._turn, "tool_step": self._tool_steps, "tool_results": results,
+                     "tool_calls": self.toolbox.summary(), "turns": list(self._history)})
+        return observation, -cost, False, False, info
+
+    @property
+    def tool_schemas(self) -> list[dict]:
+        """The tools as OpenAI function-calling schemas (empty without tools)."""
+        self._require_instance()
+        return [] if self.toolbox is None else self.toolbox.schemas(self._instance)
 
     def render(self) -> str | None:
         return self._prompt if self.render_mode == "ansi" and self._instance is not None else None
@@ -216,6 +254,8 @@ class FeasTextEnv(gym.Env):
         self._instance, self._solution, self._record = instance, record["solution"], record
         self._schema = schema
         self._prompt = self.family.render(instance)
+        if self.toolbox is not None:
+            self._prompt += "\n" + self.toolbox.prompt_section(instance) + "\n"
         self._key = {
             "seed": self._stream_seed,
             "split": self.split,
