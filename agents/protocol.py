@@ -14,10 +14,17 @@ import gymnasium as gym
 
 @dataclass
 class AnswerRequest:
-    """One question: the prompt, and the env already reset to its instance (baselines read it)."""
+    """One question: the prompt, and the env already reset to its instance (baselines read it).
+
+    In a tool-using episode ``messages`` is the conversation so far (OpenAI chat format, the
+    prompt first, then assistant turns with ``tool_calls`` and ``tool`` results) and ``tools``
+    the OpenAI function schemas the agent may call; both are None in a single-turn question.
+    """
 
     prompt: str
     env: gym.Env | None = None
+    messages: list[dict] | None = None
+    tools: list[dict] | None = None
 
 
 @dataclass
@@ -36,6 +43,7 @@ class AnswerReply:
     truncated_prompt: bool = False
     finish_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[dict] | None = None  # OpenAI format; None when the reply calls no tool
 
 
 class Agent(ABC):
@@ -43,11 +51,13 @@ class Agent(ABC):
 
     ``name`` identifies the agent in logs; ``config`` is a JSON-serializable description
     that the arena stores so a run can be reproduced and a resumed run checked.
-    ``batch_size`` is how many requests the arena hands over at once.
+    ``batch_size`` is how many requests the arena hands over at once; ``uses_tools`` says
+    the agent can play tool-using episodes (the arena runs those only for such agents).
     """
 
     name: str = "agent"
     batch_size: int = 1
+    uses_tools: bool = False  # reads ``AnswerRequest.tools`` and may reply with tool calls
 
     @property
     @abstractmethod

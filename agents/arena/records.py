@@ -19,10 +19,15 @@ TOP_VIOLATIONS = 5
 
 
 def episode_record(*, env_label: str, env_id: str, agent: str, key: dict, reply: AnswerReply, result: dict,
-                   generation_s: float, scoring_s: float) -> dict:
-    """One JSON line: the instance, the reply and its scores (components copied, never recomputed)."""
+                   generation_s: float, scoring_s: float, tool_episode=None) -> dict:
+    """One JSON line: the instance, the reply and its scores (components copied, never recomputed).
+
+    A tool-using episode (``tool_episode``: :class:`.tool_episodes.ToolEpisode`) adds its tool
+    calls (total, per tool, malformed, cost), its number of turns and the conversation after the prompt.
+    """
     fmt, feas, opt = result["format"], result["feasibility"], result["optimality"]
     checks = {c["name"]: c["passed"] for c in fmt["checks"]}
+    calls = result.get("tool_calls") or {}
     return {
         "env": env_label,
         "env_id": env_id,
@@ -55,6 +60,13 @@ def episode_record(*, env_label: str, env_id: str, agent: str, key: dict, reply:
         "reply_extra": reply.extra or {},
         "generation_s": float(generation_s),
         "scoring_s": float(scoring_s),
+        "tools": tool_episode is not None,
+        "tool_calls": int(calls.get("total", 0)),
+        "tool_calls_by_tool": dict(calls.get("by_tool", {})),
+        "tool_malformed": int(calls.get("malformed", 0)),
+        "tool_cost": float(calls.get("cost", 0.0)),
+        "turns": tool_episode.turns if tool_episode is not None else 1,
+        "messages": tool_episode.messages if tool_episode is not None else None,
     }
 
 

@@ -57,6 +57,34 @@ def violations_table(section: dict) -> list[str]:
     return lines
 
 
+def tools_table(section: dict) -> list[str]:
+    """Tool use per agent and, for each agent with and without tools, what a call bought (empty without tools)."""
+    users = {name: a for name, a in section["agents"].items() if a.get("tools")}
+    if not users:
+        return []
+    lines = ["### Tools", "",
+             "| agent | tool calls per episode | calls by tool | malformed calls | fully feasible | feasible per tool call |",
+             "|---|---|---|---:|---|---:|"]
+    for name, a in users.items():
+        t = a["tools"]
+        by_tool = ", ".join(f"{k} {v}" for k, v in t["by_tool"].items()) or "-"
+        per_call = "-" if t["feasible_per_tool_call"] is None else f"{t['feasible_per_tool_call']:.3f}"
+        lines.append(f"| {name} | {_ci(t['calls_per_episode'])} | {by_tool} | {t['malformed']} | {_ci(a['feasible'])} "
+                     f"| {per_call} |")
+    gains = [p for p in section["pairs"] if p.get("feasible_diff_tools_minus_plain") is not None]
+    if gains:
+        lines += ["", "| a vs b (one with tools) | feasible, with tools - without | McNemar exact p (a only / b only) "
+                  "| feasible gain per tool call |", "|---|---:|---|---:|"]
+        for p in gains:
+            d = p["n_discordant"]
+            gain = "-" if p["feasible_gain_per_tool_call"] is None else f"{p['feasible_gain_per_tool_call']:+.3f}"
+            lines.append(f"| {p['a']} vs {p['b']} | {p['feasible_diff_tools_minus_plain']:+.3f} | {_p(p['mcnemar_p'])} "
+                         f"({d['a_only']} / {d['b_only']}) | {gain} |")
+    lines += ["", "Feasible per tool call = fully feasible episodes / tool calls made; feasible gain per tool call = "
+                  "(feasible rate with tools - without) / mean tool calls with tools.", ""]
+    return lines
+
+
 def render_report(summary: dict) -> str:
     t = summary["timing"]
     total = t["generation_s"] + t["scoring_s"]
@@ -70,6 +98,7 @@ def render_report(summary: dict) -> str:
     for label, section in summary["envs"].items():
         out += [f"## {label}", "", f"Env id `{section['env_id']}`, split `{section.get('split')}`.", "", *agents_table(section), "",
                 "Form-feasibility gap = format score minus constraint-satisfaction rate, per episode.", "",
+                *tools_table(section),
                 "### Paired comparisons", "", *pairs_table(section), "",
                 "### Violated share of constraint rows, by type", "", *violations_table(section), ""]
     plots = summary.get("plots") or {}

@@ -4,6 +4,10 @@ Paired design: instance k of env E is ``reset(seed=seed, options={"instance": k}
 every agent, and every answer is scored by ``env.unwrapped.score`` (the env's own
 scorer, nothing recomputed). Episodes are appended to ``episodes.jsonl`` as they finish;
 rerunning with the same ``out_dir`` skips finished (env, agent, instance) rows.
+
+With ``tools=("power_flow", "check")`` every agent that can use tools (``agent.uses_tools``)
+also plays tool-using episodes of the same instances, under the name ``NAME+tools`` (see
+:mod:`.tool_episodes`), so "with vs without tools" is a paired comparison in each env section.
 """
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ from ..protocol import Agent, AnswerReply, AnswerRequest, error_replies
 from ..registry import make_agent
 from .records import EpisodeStore, episode_record
 from .summary import env_summary
+from .tool_episodes import play_tool_episodes
+
+TOOLS_SUFFIX = "+tools"
 
 # settings that do not change an agent's answers, so a resumed run may differ in them
 RESUME_FREE_KEYS = {"batch_size", "device", "concurrency"}
@@ -56,7 +63,8 @@ class ArenaRun:
     """One arena run over env sections x agents x instances (see :func:`run_arena`)."""
 
     def __init__(self, envs: list[EnvSpec], agents: dict[str, Agent], *, episodes: int, seed: int, split: str,
-                 out_dir: Path, progress: bool, redo_errors: bool = False):
+                 out_dir: Path, progress: bool, redo_errors: bool = False, tools: Sequence[str] | None = None,
+                 max_tool_calls: int | None = None):
         if episodes < 1:
             raise ValueError("episodes must be >= 1")
         if not agents:
@@ -68,12 +76,34 @@ class ArenaRun:
         self.redo_errors = bool(redo_errors)
         self.store = EpisodeStore(out_dir / "episodes.jsonl")
         self.reset_s = 0.0  # time spent loading instances (reference solves) in this session
+        self.tools = tuple(tools or ())
+        self.max_tool_calls = max_tool_calls
+        if max_tool_calls is not None and not self.tools:
+            raise ValueError("max_tool_calls needs tools")
+        # players: (name, agent, with tools); tool players only for agents that can use tools
+        self.players = [(name, agent, False) for name, agent in agents.items()]
+        if self.tools:
+            users = [(name + TOOLS_SUFFIX, agent, True) for name, agent in agents.items() if agent.uses_tools]
+            if not users:
+                raise ValueError(f"tools={list(self.tools)} but no agent uses tools (agents: {sorted(agents)}); "
+                                 "tool users: hf:..., openai:..., tool-user")
+            self.players += users
+
+    def tool_kwargs(self) -> dict:
+        kwargs = {"tools": list(self.tools)}
+        if self.max_tool_calls is not None:
+            kwargs["max_tool_calls"] = int(self.max_tool_calls)
+        return kwargs
+
+    def player_config(self, agent: Agent, with_tools: bool) -> dict:
+        config = _plain(agent.config)
+        return {**config, **self.tool_kwargs()} if with_tools else config
 
     # ---- run metadata and resume checks ------------------------------------------------
     def _metadata(self) -> dict:
         return {"seed": self.seed, "split": self.split,
                 "envs": {s.label: {"env_id": s.env_id, "kwargs": _plain(s.kwargs)} for s in self.envs},
-                "agents": {name: _plain(agent.config) for name, agent in self.agents.items()}}
+                "agents": {name: self.player_config(agent, t) for name, agent, t in self.players}}
 
     def check_and_write_metadata(self) -> None:
         """A resumed run must ask the same questions of the same agents, or its rows would not pair."""
@@ -101,27 +131,31 @@ class ArenaRun:
     def run(self) -> dict:
         self.check_and_write_metadata()
         todo = {(s.label, name): [k for k in range(self.episodes) if not self._finished(s.label, name, k)]
-                for s in self.envs for name in self.agents}
-        total = len(self.envs) * len(self.agents) * self.episodes
+                for s in self.envs for name, _, _ in self.players}
+        total = len(self.envs) * len(self.players) * self.episodes
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, initial=total - sum(map(len, todo.values())), disable=not self.progress,
                    desc="arena", unit="ep", dynamic_ncols=True)
         try:
             for spec in self.envs:
-                pool: list[gym.Env] = []
+                pools: dict[bool, list[gym.Env]] = {False: [], True: []}
                 try:
-                    for name, agent in self.agents.items():
+                    for name, agent, with_tools in self.players:
                         instances = todo[(spec.label, name)]
                         bar.set_postfix_str(f"{spec.label} / {name}")
+                        pool = pools[with_tools]
                         for start in range(0, len(instances), max(1, int(agent.batch_size))):
                             chunk = instances[start:start + max(1, int(agent.batch_size))]
                             while len(pool) < len(chunk):
-                                pool.append(self._make_env(spec))
-                            self._run_chunk(spec, name, agent, chunk, pool)
+                                pool.append(self._make_env(spec, with_tools))
+                            if with_tools:
+                                self._run_tool_chunk(spec, name, agent, chunk, pool)
+                            else:
+                                self._run_chunk(spec, name, agent, chunk, pool)
                             bar.update(len(chunk))
                 finally:
-                    for env in pool:
+                    for env in pools[False] + pools[True]:
                         env.close()
         finally:
             bar.close()
@@ -131,8 +165,11 @@ class ArenaRun:
         record = self.store.records.get((label, agent, k))
         return record is not None and not (self.redo_errors and record["error"] is not None)
 
-    def _make_env(self, spec: EnvSpec) -> gym.Env:
-        return gym.make(spec.env_id, **self.env_kwargs(spec))
+    def _make_env(self, spec: EnvSpec, with_tools: bool = False) -> gym.Env:
+        kwargs = self.env_kwargs(spec)
+        if with_tools:
+            kwargs.update(self.tool_kwargs())
+        return gym.make(spec.env_id, **kwargs)
 
     def env_kwargs(self, spec: EnvSpec) -> dict:
         """``gym.make`` kwargs: the run's split, unless the section or the registered id sets one (OOD ids do)."""
@@ -166,6 +203,25 @@ class ArenaRun:
                                              reply=reply, result=result, generation_s=generation_s,
                                              scoring_s=scoring_s))
 
+    def _run_tool_chunk(self, spec: EnvSpec, name: str, agent: Agent, chunk: Sequence[int],
+                        pool: list[gym.Env]) -> None:
+        start = time.perf_counter()
+        envs, prompts, keys = pool[:len(chunk)], [], []
+        for env, k in zip(envs, chunk):
+            prompt, key = env.reset(seed=self.seed, options={"instance": k})
+            prompts.append(prompt)
+            keys.append(key)
+        self.reset_s += time.perf_counter() - start
+        for key, episode in zip(keys, play_tool_episodes(agent, envs, prompts)):
+            reply = episode.reply
+            reply = AnswerReply(reply.text, error="; ".join(episode.errors) or None,
+                                prompt_tokens=episode.prompt_tokens, completion_tokens=episode.completion_tokens,
+                                latency_s=reply.latency_s, truncated_prompt=reply.truncated_prompt,
+                                finish_reason=reply.finish_reason, extra=reply.extra)
+            self.store.append(episode_record(env_label=spec.label, env_id=spec.env_id, agent=name, key=key,
+                                             reply=reply, result=episode.info, generation_s=episode.generation_s,
+                                             scoring_s=0.0, tool_episode=episode))
+
     # ---- outputs -----------------------------------------------------------------------
     def summarize(self) -> dict:
         """Summary of this run's envs x agents x instances from the store; writes summary, report, plots."""
@@ -176,7 +232,7 @@ class ArenaRun:
         envs: dict[str, dict] = {}
         generation_s = scoring_s = 0.0
         for spec in self.envs:
-            by_agent = {name: list(self.store.select(spec.label, name, instances)) for name in self.agents}
+            by_agent = {name: list(self.store.select(spec.label, name, instances)) for name, _, _ in self.players}
             envs[spec.label] = env_summary(by_agent, spec.env_id)
             envs[spec.label]["split"] = self.env_kwargs(spec).get("split") or gym.spec(spec.env_id).kwargs["split"]
             for records in by_agent.values():
@@ -184,7 +240,8 @@ class ArenaRun:
                 scoring_s += sum(r["scoring_s"] for r in records)
         summary = {
             "episodes": self.episodes, "seed": self.seed, "split": self.split,
-            "agents": {name: _plain(agent.config) for name, agent in self.agents.items()},
+            "agents": {name: self.player_config(agent, t) for name, agent, t in self.players},
+            "tools": self.tool_kwargs() if self.tools else None,
             "envs": envs,
             "timing": {"generation_s": generation_s, "scoring_s": scoring_s,
                        "reset_s_this_session": self.reset_s},
@@ -208,7 +265,8 @@ def _answer_config(config: dict) -> dict:
 def run_arena(env_ids: Sequence, agents: Mapping[str, Agent | str], *, episodes: int = 50, seed: int = 0,
               out_dir: str | os.PathLike = "runs/arena", split: str = "test",
               env_kwargs: Mapping[str, dict] | None = None, progress: bool = True,
-              redo_errors: bool = False) -> dict:
+              redo_errors: bool = False, tools: Sequence[str] | None = None,
+              max_tool_calls: int | None = None) -> dict:
     """Run (or resume) a head-to-head comparison and return its summary.
 
     ``env_ids``: ids or ``(label, env_id, kwargs)`` tuples (e.g. an OOD variant under its own
@@ -216,6 +274,8 @@ def run_arena(env_ids: Sequence, agents: Mapping[str, Agent | str], *, episodes:
     Writes ``episodes.jsonl``, ``run.json``, ``summary.json``, ``report.md`` and PNG plots
     to ``out_dir``. Finished episodes found there are kept; with ``redo_errors`` the ones whose
     agent reported an error (e.g. an API outage) are asked again and their rows replaced.
+    ``tools`` (e.g. ``("power_flow", "check")``, with ``max_tool_calls``): tool-using agents
+    also play every instance with those tools, as ``NAME+tools``.
     """
     import feasgym  # noqa: F401  (registers the env ids)
 
@@ -223,7 +283,8 @@ def run_arena(env_ids: Sequence, agents: Mapping[str, Agent | str], *, episodes:
     built = {str(name): make_agent(agent) for name, agent in agents.items()}
     try:
         return ArenaRun(specs, built, episodes=episodes, seed=seed, split=split, out_dir=Path(out_dir),
-                        progress=progress, redo_errors=redo_errors).run()
+                        progress=progress, redo_errors=redo_errors, tools=tools,
+                        max_tool_calls=max_tool_calls).run()
     finally:
         for name, agent in built.items():
             if isinstance(agents[name], str):  # built here, so released here

@@ -8,6 +8,11 @@ feasible answers only; None without any), ``form_feasibility_gap`` (format score
 constraint-satisfaction rate, per episode) and ``form_full_feasibility_gap`` (format score
 minus the 0/1 feasible indicator). ``violations_by_type[t]["rate"]`` is the share of
 type-t constraint rows violated, summed over episodes.
+
+Agents that played tool-using episodes also get ``tools``: tool calls per episode (mean with
+CI), calls per tool, malformed calls, and ``feasible_per_tool_call`` (fully feasible episodes
+divided by tool calls made). A pair of the same agent without and with tools gets
+``feasible_gain_per_tool_call``: its feasible-rate difference divided by the tool side's mean calls.
 """
 from __future__ import annotations
 
@@ -54,7 +59,26 @@ def agent_summary(records: Sequence[dict]) -> dict:
         "mean_prompt_tokens": _mean_known(records, "prompt_tokens"),
         "mean_completion_tokens": _mean_known(records, "completion_tokens"),
         "mean_latency_s": _mean_known(records, "latency_s"),
+        "tools": tool_summary(records),
     }
+
+
+def tool_summary(records: Sequence[dict]) -> dict | None:
+    """Tool use of one agent's tool-using episodes (None when it played none)."""
+    if not records or not any(r.get("tools") for r in records):
+        return None
+    calls = _column(records, "tool_calls")
+    by_tool: dict[str, int] = {}
+    for r in records:
+        for name, n in (r.get("tool_calls_by_tool") or {}).items():
+            by_tool[name] = by_tool.get(name, 0) + int(n)
+    total = int(calls.sum())
+    feasible = int(_column(records, "feasible").sum())
+    return {"calls_per_episode": mean_ci(calls), "calls_total": total, "by_tool": by_tool,
+            "malformed": int(sum(r.get("tool_malformed", 0) for r in records)),
+            "cost_mean": float(np.mean([r.get("tool_cost", 0.0) for r in records])),
+            "turns_mean": float(np.mean([r.get("turns", 1) for r in records])),
+            "feasible_per_tool_call": feasible / total if total else None}
 
 
 def _mean_known(records: Sequence[dict], name: str) -> float | None:
@@ -70,10 +94,19 @@ def pair_summary(a_name: str, a: Sequence[dict], b_name: str, b: Sequence[dict])
     rb = [p[1] for p in pairs]
     feas_a, feas_b = _column(ra, "feasible"), _column(rb, "feasible")
     test = mcnemar_exact(feas_a.astype(bool), feas_b.astype(bool))
+    gain = tools_diff = None
+    uses = [bool(ra and ra[0].get("tools")), bool(rb and rb[0].get("tools"))]
+    if pairs and uses[0] != uses[1]:  # one side with tools, one without: what each call bought
+        tool_side = ra if uses[0] else rb
+        mean_calls = float(_column(tool_side, "tool_calls").mean())
+        tools_diff = float((feas_a.mean() - feas_b.mean()) * (1 if uses[0] else -1))
+        gain = tools_diff / mean_calls if mean_calls > 0 else None
     return {
         "a": a_name,
         "b": b_name,
         "n_pairs": len(pairs),
+        "feasible_diff_tools_minus_plain": tools_diff,
+        "feasible_gain_per_tool_call": gain,
         "feasible_diff": float(feas_a.mean() - feas_b.mean()) if pairs else 0.0,
         "mcnemar_p": test["p_value"],
         "n_discordant": {"a_only": test["a_only"], "b_only": test["b_only"]},

@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/compare", help="output folder (rerun to resume)")
     parser.add_argument("--redo-errors", action="store_true",
                         help="when resuming, ask again the episodes whose agent reported an error")
+    parser.add_argument("--tools", default=None, metavar="TOOL[,TOOL]",
+                        help="also play tool-using episodes of the same instances with these tools (power_flow, check): "
+                             "every agent that can use tools (hf, openai, tool-user) runs again as NAME+tools")
+    parser.add_argument("--max-tool-calls", type=int, default=None, metavar="K",
+                        help="tool-call budget per episode with --tools (default 4)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -93,12 +98,20 @@ def run(args: argparse.Namespace) -> int:
         env_specs.append((label, env_id, extra.pop(label, {})))
     if extra:
         raise SystemExit(f"feasgym compare: --env-kwargs for unknown env labels {sorted(extra)}")
-    specs = dict(agent_pairs(args.agent or list(DEFAULT_AGENTS)))
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()] if args.tools else None
+    if args.max_tool_calls is not None and not tools:
+        raise SystemExit("feasgym compare: --max-tool-calls needs --tools")
+    default_agents = list(DEFAULT_AGENTS) + (["tool-user=tool-user"] if tools else [])
+    specs = dict(agent_pairs(args.agent or default_agents))
     kwargs = agent_kwargs(specs, args)
     agents = {name: make_agent(spec, **kwargs[name]) for name, spec in specs.items()}
     try:
-        summary = run_arena(env_specs, agents, episodes=args.episodes, seed=args.seed, out_dir=args.out,
-                            split=args.split, progress=not args.no_progress, redo_errors=args.redo_errors)
+        try:
+            summary = run_arena(env_specs, agents, episodes=args.episodes, seed=args.seed, out_dir=args.out,
+                                split=args.split, progress=not args.no_progress, redo_errors=args.redo_errors,
+                                tools=tools, max_tool_calls=args.max_tool_calls)
+        except ValueError as exc:  # e.g. a tool the env family does not have, or no agent that uses tools
+            raise SystemExit(f"feasgym compare: {exc}") from None
     finally:
         for agent in agents.values():
             agent.close()
@@ -110,11 +123,18 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(summary: dict) -> None:
     for label, section in summary["envs"].items():
         print(f"\n== {label}: {summary['episodes']} instances, seed {summary['seed']}, split {section['split']}")
-        print(f"{'agent':20s} {'format':>7s} {'CSR':>7s} {'feasible':>9s}  {'95% CI feasible':>15s} {'errors':>6s}")
+        tools = any(a.get("tools") for a in section["agents"].values())
+        extra = f" {'calls/ep':>8s} {'feas/call':>9s}" if tools else ""
+        print(f"{'agent':20s} {'format':>7s} {'CSR':>7s} {'feasible':>9s}  {'95% CI feasible':>15s} {'errors':>6s}{extra}")
         for name, a in section["agents"].items():
             f = a["feasible"]
+            t = a.get("tools")
+            extra = ""
+            if tools:
+                per_call = "-" if not t or t["feasible_per_tool_call"] is None else f"{t['feasible_per_tool_call']:.3f}"
+                extra = f" {t['calls_per_episode']['mean'] if t else 0:8.2f} {per_call:>9s}"
             print(f"{name:20s} {a['format']['mean']:7.3f} {a['constraint_rate']['mean']:7.3f} {f['mean']:9.3f}  "
-                  f"[{f['ci_low']:.2f}, {f['ci_high']:.2f}]{'':>2s} {a['errors']:6d}")
+                  f"[{f['ci_low']:.2f}, {f['ci_high']:.2f}]{'':>2s} {a['errors']:6d}{extra}")
         for p in section["pairs"]:
             print(f"  {p['a']} vs {p['b']}: feasible {p['feasible_diff']:+.3f} (McNemar p={p['mcnemar_p']:.3g}), "
                   f"CSR {p['constraint_rate_diff']['mean']:+.3f} "
