@@ -6,7 +6,8 @@ A reply calls tools either as text (what a text model writes; Hermes/Qwen conven
     {"name": "power_flow", "arguments": {"setpoints": {...}}}
     </tool_call>
 
-or as an OpenAI chat message ``{"role": "assistant", "content": ..., "tool_calls": [...]}``
+(a last block without its closing tag counts when its JSON is whole: servers often stop
+generation at the closing tag and drop it) or as an OpenAI chat message ``{"role": "assistant", "content": ..., "tool_calls": [...]}``
 (what an OpenAI-compatible server returns). Both become the same :class:`ToolCall` list.
 A reply without a tool call is the final answer. A call that cannot be read (bad JSON, no
 name, arguments that are not an object, an unterminated block) is still a call: it comes
@@ -92,7 +93,7 @@ def parse_action(action: Any, id_prefix: str = "call_") -> ParsedAction:
 
 
 def parse_text(text: str, id_prefix: str = "call_") -> ParsedAction:
-    """Every ``<tool_call>...</tool_call>`` block of the text, in order; an unterminated last block counts too."""
+    """Every ``<tool_call>...</tool_call>`` block of the text, in order; an unclosed last block counts too."""
     calls: list[ToolCall] = []
     outside: list[str] = []
     pos = 0
@@ -106,8 +107,8 @@ def parse_text(text: str, id_prefix: str = "call_") -> ParsedAction:
         end = text.find(CLOSE, body_start)
         body = text[body_start:] if end < 0 else text[body_start:end]
         call = _call_from_json(body.strip(), f"{id_prefix}{len(calls)}")
-        if end < 0 and call.error is None:
-            call.error = f"the tool call is not closed with {CLOSE}"
+        if end < 0 and call.error is not None:  # generation stopped at the stop string: fine if the JSON is whole
+            call.error += f" (and the tool call is not closed with {CLOSE})"
         calls.append(call)
         if end < 0:
             break
