@@ -124,7 +124,7 @@ def test_prompt_is_self_contained():
     prompt, _ = env.reset(seed=0)
     for needle in ("Base power: 100 MVA", "Buses (14)", "Generators (5)", "Branches (20)", "rate_a_mva", "tap",
                    "shift_deg", "angmin_deg", "c2*P^2", '"generators"', '"buses"', "exactly 5 decimal places",
-                   "exactly 3 decimal places", "exactly 4 decimal places", "Reference bus 1"):
+                   "exactly 3 decimal places", "exactly 7 decimal places", "Reference bus 1"):
         assert needle in prompt, needle
 
 

@@ -18,7 +18,7 @@ import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
 from feasgym.envs.grids.pandapower_check import BALANCE, PandapowerChecker
 
-BALANCE_TYPES = {"p_balance", "q_balance"}
+BALANCE_TYPES = {"p_balance", "q_balance", "total_p_balance", "total_q_balance"}
 
 
 def our_types(family, inst, values) -> set[str]:

@@ -119,7 +119,7 @@ def test_prompt_states_setpoints_and_rules():
     prompt, _ = env.reset(seed=0)
     inst = env.instance
     for needle in ("AC power flow", "p_set_mw", "v_set_pu", "Reference bus 1", "No limits are enforced",
-                   "exactly 5 decimal places", "exactly 4 decimal places", "exactly 3 decimal places"):
+                   "exactly 7 decimal places", "exactly 5 decimal places", "exactly 3 decimal places"):
         assert needle in prompt, needle
     g = 1  # a PV generator: its row shows its setpoints
     row = next(line for line in prompt.splitlines() if line.startswith(f"{inst.gen_ids[g]},"))

@@ -6,12 +6,15 @@ Defaults (weights sum to 1):
 - ``constraint_rate`` 0.3 x constraint-satisfaction rate
 - ``feasible`` 0.4 x [all constraints satisfied]
 - ``optimality`` 0.2 x optimality credit, only when feasible: 1 at or below the reference
-  cost, falling linearly to 0 at a relative gap of ``optimality_scale`` (default 5%).
+  cost, falling linearly to 0 at a relative gap of ``optimality_scale`` (default 5%). Credit is capped
+  at the reference: beating it (``below_reference``) earns nothing more.
 
 With these defaults every feasible answer (reward >= 0.4) outscores every infeasible one
 (reward < 0.1 + 0.3 = 0.4), so format and easy rows can never buy feasibility.
 """
 from __future__ import annotations
+
+import math
 
 DEFAULT_REWARD_WEIGHTS = {"format": 0.1, "constraint_rate": 0.3, "feasible": 0.4, "optimality": 0.2}
 DEFAULT_OPTIMALITY_SCALE = 0.05
@@ -25,6 +28,26 @@ def validate_weights(weights: dict | None) -> dict:
             raise ValueError(f"unknown reward weight(s) {sorted(unknown)}; known: {sorted(DEFAULT_REWARD_WEIGHTS)}")
         merged.update({k: float(v) for k, v in weights.items()})
     return merged
+
+
+REFERENCE_RTOL = 1e-4
+"""How far (relative) a feasible answer may beat the reference before ``below_reference`` is set: the
+rounded oracle itself lands within ~1e-6 of it, and the solvers agree to ~1e-6. An answer further
+below has found slack in a tolerance (or the reference is wrong): either way it earns no more credit
+than the reference, and the flag lets a run notice it."""
+
+
+def objective_gap(objective: float | None, reference: float, sense: str = "min") -> float | None:
+    """How much worse than the reference the answer's objective is, relative (negative = better).
+
+    ``sense`` "min" (cost, variance) or "max" (return, welfare): the sign follows the objective's sense, so
+    the optimality credit and ``below_reference`` read the same for both."""
+    if objective is None or not math.isfinite(objective):
+        return None
+    if sense not in ("min", "max"):
+        raise ValueError(f"objective sense must be 'min' or 'max', got {sense!r}")
+    worse = objective - reference if sense == "min" else reference - objective
+    return worse / max(abs(reference), 1e-9)
 
 
 def optimality_credit(gap: float | None, scale: float = DEFAULT_OPTIMALITY_SCALE) -> float:

@@ -66,7 +66,8 @@ class DCTolerances:
     - In "angles" mode the per-bus balance rows use ``balance_pu`` too: angles written to
       1e-5 degrees move a bus injection by at most max_i sum_j |B_ij| * 8.7e-8 rad, i.e.
       0.0068 MW on case118 (0.0034 MW measured on the oracle); at 1e-4 degrees it would be
-      0.068 MW, too close to the tolerance.
+      0.068 MW, too close to the tolerance. The sum of the bus mismatches has its own row
+      (same tolerance), so a dispatch cannot claim n_bus x 0.1 MW of phantom injection.
     """
 
     balance_pu: float = 1e-3
@@ -143,6 +144,9 @@ def _answered_state(inst: GridInstance, net: DCNetwork, pg: np.ndarray, va_deg: 
     mismatch = injection - (net.Bbus @ theta + net.Pbusinj) * m.base_mva
     report.residual("p_balance", mismatch, tolerance=tol.balance_pu * m.base_mva, unit="MW", labels=inst.labels.bus,
                     description="DC power balance at each bus: generation - load - shunt = flows out")
+    report.residual("total_p_balance", [mismatch.sum()], tolerance=tol.balance_pu * m.base_mva, unit="MW",
+                    labels=("system",), description="sum of the bus mismatches: the per-bus tolerances cannot "
+                    "be spent everywhere at once (total generation = total load + shunt)")
     report.residual("ref_angle", va_deg[m.ref:m.ref + 1], tolerance=tol.angle_deg, unit="deg",
                     labels=(inst.labels.bus[m.ref],), description="reference bus angle is 0")
     return theta, (net.Bf @ theta + net.Pfinj) * m.base_mva
@@ -232,7 +236,8 @@ class DCOPFFamily(GridFamily):
                     "converted to radians (PowerModels' DC model: tap, shift_deg and b_pu are ignored)")
         if self.answer_mode == "angles":
             balance = (f"- Power balance at every bus: generation - pd_mw - gs_mw = sum of flows leaving the bus, "
-                       f"flows from your angles (tolerance {tol.balance_pu * base:g} MW).")
+                       f"flows from your angles (tolerance {tol.balance_pu * base:g} MW); the sum of the mismatches "
+                       f"over all buses also within {tol.balance_pu * base:g} MW.")
             task = "every generator's active power output and every bus's voltage angle"
             state = (f"Flows and angle differences are computed from your bus angles; reference bus {ref} has "
                      f"angle 0 (tolerance {tol.angle_deg:g} deg).")

@@ -7,7 +7,8 @@ import numpy as np
 from ..core.family import ProblemFamily
 from .case import GridModel, base_loads, build_model, pglib_name
 from .checks import Labels
-from .instance import GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids, draw_grid_instance
+from .instance import (LOAD_DECIMALS, GridInstance, LoadPerturbation, as_perturbation, check_ood, default_ids,
+                       draw_grid_instance)
 
 
 class GridFamily(ProblemFamily):
@@ -31,7 +32,9 @@ class GridFamily(ProblemFamily):
         return ""
 
     def cache_key(self) -> str:
-        return f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|ood={self.ood}|{self.config_key()}"
+        # loads=3dp: instances are rounded to the prompt's decimals (references of unrounded draws differ)
+        return (f"{self.case}|{self.perturbation}|n1={self.n_minus_1}|ood={self.ood}|loads={LOAD_DECIMALS}dp|"
+                f"{self.config_key()}")
 
     def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
         ood = self.ood if split == "ood" else None
@@ -39,7 +42,7 @@ class GridFamily(ProblemFamily):
 
     def nominal(self) -> GridInstance:
         model = build_model(self.case)
-        pd, qd = base_loads(self.case)
+        pd, qd = (np.round(x, LOAD_DECIMALS) for x in base_loads(self.case))
         return self.prepare(GridInstance(self.case, model, pd, qd, None, *default_ids(model)), None)
 
     def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:

@@ -40,6 +40,7 @@ class LoadPerturbation:
 
 
 OOD_KINDS = ("load", "n-1", "relabel")
+LOAD_DECIMALS = 3  # loads in the prompt (MW, MVAr); drawn loads are rounded to it
 OOD_LOAD_PERTURBATION = LoadPerturbation(scale=(0.6, 0.8), noise=0.1)
 """Global load factor below the training range U[0.8, 1.1]. Above it does not work on PGLib:
 at U[1.1, 1.25] the AC-OPF has no solution on 0/15 case30 and case57 draws (8/15 case14),
@@ -107,6 +108,8 @@ def draw_grid_instance(case: str, rng: np.random.Generator, perturbation: LoadPe
     pd, qd = base_loads(case)
     if perturbation is not None:
         pd, qd = perturbation.apply(rng, pd, qd)
+    # The instance is what the prompt prints: loads at its 3 decimals, before anything is solved or checked.
+    pd, qd = np.round(pd, LOAD_DECIMALS), np.round(qd, LOAD_DECIMALS)
     outage = None
     if n_minus_1 or ood == "n-1":
         candidates = connected_outages(case)

@@ -26,7 +26,8 @@ from ..core.schema import AnswerSchema, Section, Values
 from ..core.text_env import FeasTextEnv
 from . import render
 from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, generator_outputs, setpoint_power_flow
-from .checks import ACTolerances, add_balance_rows, add_ref_angle_row, balance_mismatch, bus_powers, pick
+from .checks import (ACTolerances, add_balance_rows, add_ref_angle_row, balance_mismatch, balance_rule,
+                     balance_values, bus_powers, pick)
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
 
@@ -89,8 +90,7 @@ class PowerFlowFamily(GridFamily):
         ref = inst.bus_ids[m.ref]
         schema = self.schema(inst)
         rules = [
-            f"- AC power balance at every bus, P and Q, within {tol.balance_pu:g} p.u. "
-            f"({tol.balance_pu * base:g} MW / MVAr): generation - load - shunt = sum of branch flows.",
+            balance_rule(tol, base),
             f"- Every generator bus holds its voltage setpoint v_set_pu (tolerance {tol.vm_pu:g} p.u.).",
             f"- Every generator not at the reference bus produces its p_set_mw (tolerance {tol.gen_pu * base:g} MW).",
             f"- Reference bus {ref} has angle 0; its generators supply the remaining active power (losses included).",
@@ -120,7 +120,7 @@ class PowerFlowFamily(GridFamily):
         vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
         mismatch = balance_mismatch(inst, bus_powers(m, vm * np.exp(1j * np.deg2rad(va))), pg, qg)
         report = ConstraintReport()
-        report.add_block(inst.rows, np.concatenate([mismatch.real, mismatch.imag, vm[inst.gen_buses],
+        report.add_block(inst.rows, np.concatenate([*balance_values(mismatch), vm[inst.gen_buses],
                                                     pg[inst.fixed_p], va[m.ref:m.ref + 1]]))
         return report, float(pg.sum()) if np.isfinite(pg).all() else None
 

@@ -26,6 +26,19 @@ def nums(values: np.ndarray, decimals: int = 6) -> list[str]:
     return [num(x, decimals) for x in np.asarray(values, dtype=float).tolist()]
 
 
+def exact_num(x: float) -> str:
+    """The shortest decimal text that parses back to exactly ``x`` (no exponent): case data are shown
+    as the checker and the reference solver use them, whatever their digits (PGLib's snem cases have 13)."""
+    if not math.isfinite(x):
+        return "none"
+    text = np.format_float_positional(x, trim="-")
+    return "0" if text == "-0" else text
+
+
+def exact_nums(values: np.ndarray) -> list[str]:
+    return [exact_num(x) for x in np.asarray(values, dtype=float).tolist()]
+
+
 _MODEL_COLUMNS: dict[int, tuple[GridModel, dict[str, list[str]]]] = {}
 _MODEL_FIELDS = ("gs_mw", "bs_mvar", "vmin", "vmax", "pmin", "pmax", "qmin", "qmax", "r", "x", "b", "rate_mva",
                  "tap", "shift_deg", "angmin_deg", "angmax_deg")
@@ -35,8 +48,8 @@ def model_columns(m: GridModel) -> dict[str, list[str]]:
     """The model's static table cells, formatted once per topology (reset stays fast)."""
     hit = _MODEL_COLUMNS.get(id(m))
     if hit is None or hit[0] is not m:
-        cols = {name: nums(getattr(m, name)) for name in _MODEL_FIELDS}
-        cols.update({name: nums(m.cost[:, j]) for j, name in enumerate(("c2", "c1", "c0"))})
+        cols = {name: exact_nums(getattr(m, name)) for name in _MODEL_FIELDS}
+        cols.update({name: exact_nums(m.cost[:, j]) for j, name in enumerate(("c2", "c1", "c0"))})
         hit = _MODEL_COLUMNS[id(m)] = (m, cols)
     return hit[1]
 
