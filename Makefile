@@ -10,7 +10,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[ml,dev,ray,openai,serve]"
+	$(PY) -m pip install -q -e ".[ml,dev,ray,openai,serve,verl]"
+	$(PY) -m pip install -q --no-deps verl==0.9.1  # its transformers<5.11 pin would downgrade the ML stack
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,0 +1,158 @@
+"""verl: parquet rows in verl's layout and ``compute_score`` for its reward managers.
+
+Rows (``feasgym export --format verl`` or :func:`verl_row`)::
+
+    {"data_source": "feasgym/ACOPF-case5-v0",
+     "prompt": [{"role": "user", "content": "..."}],          # system message first when exported with one
+     "ability": "constrained-optimization",
+     "reward_model": {"style": "rule", "ground_truth": '{"env_id": ..., "seed": 0, ...}'},   # the key, JSON
+     "extra_info": {"env_id", "seed", "split", "instance", "prompt_hash", "index", "env_kwargs",
+                    "reference_objective"}}
+
+verl config (the function is loaded by path; ``reward_kwargs`` reach it as keyword arguments)::
+
+    reward.custom_reward_function.path=pkg://feasgym.integrations.verl
+    reward.custom_reward_function.name=compute_score          # or compute_score_batch with the batch manager
+
+The key is read from ``extra_info`` (else from ``ground_truth``) and guarded by the prompt hash;
+a row that does not match its rebuilt prompt raises (a wrong dataset must stop training, not
+train on wrong rewards). Completions never raise. ``score`` is the env's scalar reward, or
+``weights`` (format, feasibility, optimality) times the three rewards when given. With
+``server_url`` (or ``$FEASGYM_SCORE_URL``) a batch is one request to ``feasgym serve``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from feasgym.integrations.scoring import SCORE_NAMES, InstanceKey, InstanceStore, parse_key
+
+ABILITY = "constrained-optimization"
+SERVER_ENV = "FEASGYM_SCORE_URL"
+_STORES: dict[str, InstanceStore] = {}
+
+
+def verl_row(row: Mapping[str, Any], index: int | None = None) -> dict:
+    """An exported feasgym row (:mod:`feasgym.datasets`) in verl's RL dataset layout."""
+    key = InstanceKey.from_mapping(row)
+    prompt = [m for m in row.get("messages") or [] if m.get("role") != "assistant"] or \
+        [{"role": "user", "content": row["prompt"]}]
+    extra = {**key.columns(), "index": int(key.instance if index is None else index),
+             "env_kwargs": row.get("env_kwargs") or "{}",
+             "reference_objective": float(row.get("reference_objective") or 0.0)}
+    return {"data_source": key.env_id, "prompt": prompt, "ability": ABILITY,
+            "reward_model": {"style": "rule", "ground_truth": key.to_json()}, "extra_info": extra}
+
+
+@contextlib.contextmanager
+def verl_writer(path: str | os.PathLike, batch_rows: int = 256) -> Iterator[Callable[[dict], None]]:
+    """``write(row)`` for exported rows, streamed into a verl parquet file (atomically, in row groups)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    rows: list[dict] = []
+    state: dict[str, Any] = {}
+
+    def flush() -> None:
+        table = pa.Table.from_pylist(rows, schema=state.get("schema"))
+        if "writer" not in state:
+            state["schema"] = table.schema
+            state["writer"] = pq.ParquetWriter(tmp, table.schema)
+        state["writer"].write_table(table)
+        rows.clear()
+
+    def write(row: dict) -> None:
+        rows.append(verl_row(row))
+        if len(rows) >= batch_rows:
+            flush()
+
+    try:
+        yield write
+        if rows or "writer" not in state:
+            flush()
+        state.pop("writer").close()
+        os.replace(tmp, path)
+    finally:
+        if "writer" in state:
+            state["writer"].close()
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def write_verl_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+    """Write exported rows as one verl parquet file; returns its path."""
+    with verl_writer(path) as write:
+        for row in rows:
+            write(dict(row))
+    return Path(path)
+
+
+# ---- scoring -----------------------------------------------------------------------------
+def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Mapping | None = None,
+                  weights: Sequence[float] | None = None, server_url: str | None = None, **_: Any) -> dict:
+    """verl's per-item reward: ``{"score": float, "format", "feasibility", "optimality", "constraint_rate",
+    "feasible"}`` for one response (numbers only, so verl can log every key)."""
+    return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info], weights=weights,
+                               server_url=server_url)[0]
+
+
+def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str], ground_truths: Sequence[Any],
+                        extra_infos: Sequence[Mapping | None], weights: Sequence[float] | None = None,
+                        server_url: str | None = None, **_: Any) -> list[dict]:
+    """verl's batch reward (``BatchRewardManager``): one dict per response, as :func:`compute_score`."""
+    keys, kwargs = [], {}
+    for source, truth, extra in zip(data_sources, ground_truths, extra_infos):
+        key, env_kwargs = _key(source, truth, extra)
+        keys.append(key)
+        kwargs.setdefault(key.env_id, env_kwargs)
+    url = server_url or os.environ.get(SERVER_ENV)
+    if url:
+        from feasgym.integrations.client import score_remote
+
+        results = score_remote(url, keys, list(solution_strs))
+        bad = [r["error"] for r in results if r.get("error")]
+        if bad:
+            raise ValueError(f"feasgym server {url}: {bad[0]}")
+    else:
+        results = [_store(k.env_id, kwargs[k.env_id]).score(k, s) for k, s in zip(keys, solution_strs)]
+    return [_verl_scores(r, weights) for r in results]
+
+
+def _key(source: str, truth: Any, extra: Mapping | None) -> tuple[InstanceKey, dict]:
+    extra = extra or {}
+    if extra.get("seed") is not None:
+        key = InstanceKey.from_mapping(extra, source)
+    else:
+        key = parse_key(truth, source)
+    if key.env_id != source:
+        raise ValueError(f"row of data_source {source!r} names env id {key.env_id!r}")
+    raw = extra.get("env_kwargs") or "{}"
+    return key, json.loads(raw) if isinstance(raw, str) else dict(raw)
+
+
+def _store(env_id: str, env_kwargs: dict) -> InstanceStore:
+    """One lazily loading store per (env id, kwargs) in this process: a verl worker keeps its instances."""
+    name = env_id + json.dumps(env_kwargs, sort_keys=True)
+    if name not in _STORES:
+        _STORES[name] = InstanceStore({env_id: env_kwargs}, lazy=True)
+    return _STORES[name]
+
+
+def _verl_scores(result: dict, weights: Sequence[float] | None) -> dict:
+    if weights is None:
+        score = result["reward"]
+    else:
+        if len(weights) != 3:
+            raise ValueError(f"weights are (format, feasibility, optimality), got {list(weights)}")
+        score = sum(float(w) * result[n] for w, n in zip(weights, SCORE_NAMES))
+    out = {"score": float(score)}
+    out.update({n: float(result[n]) for n in SCORE_NAMES})
+    out["constraint_rate"] = float(result["constraint_rate"])
+    out["feasible"] = float(result["feasible"])
+    return out
