@@ -17,7 +17,7 @@ import copy
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from feasgym.envs.rewards import CHECK_COLUMN, completion_text, feasibility_value, optimality_value
 
@@ -270,3 +270,43 @@ def keys_and_kwargs(rows: Iterable[Mapping[str, Any]]) -> tuple[list[InstanceKey
             raise ValueError(f"rows of {key.env_id} were exported with different env kwargs: "
                              f"{kwargs[key.env_id]} and {found}")
     return keys, kwargs
+
+
+# ---- the adapters' common path ------------------------------------------------------------------
+_PROCESS_STORES: dict[str, InstanceStore] = {}
+
+
+def process_store(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> InstanceStore:
+    """One lazily loading store per (env id, env kwargs) in this process, so a trainer's reward
+    worker loads each instance once."""
+    env_kwargs = dict(env_kwargs or {})
+    name = env_id + json.dumps(env_kwargs, sort_keys=True, default=repr)
+    if name not in _PROCESS_STORES:
+        _PROCESS_STORES[name] = InstanceStore({env_id: env_kwargs}, lazy=True)
+    return _PROCESS_STORES[name]
+
+
+def score_keys(keys: Sequence[InstanceKey], completions: Sequence[Any], env_kwargs: Sequence[Mapping | None] | None = None,
+               server_url: str | None = None, store: InstanceStore | None = None) -> list[dict]:
+    """Score each (key, completion) locally (``store``, else this process's stores) or on a ``feasgym serve``
+    at ``server_url``. A bad key or prompt-hash mismatch raises ``ValueError``; completions never raise."""
+    if server_url:
+        from feasgym.integrations.client import score_remote
+
+        results = score_remote(server_url, keys, list(completions))
+        bad = [r["error"] for r in results if r.get("error")]
+        if bad:
+            raise ValueError(f"feasgym server {server_url}: {bad[0]}")
+        return results
+    kwargs = list(env_kwargs) if env_kwargs is not None else [None] * len(keys)
+    return [(store or process_store(k.env_id, kw)).score(k, c) for k, c, kw in zip(keys, completions, kwargs)]
+
+
+def weighted_score(result: Mapping[str, Any], weights: Sequence[float] | None) -> float:
+    """The env's scalar reward, or ``weights`` (format, feasibility, optimality) times the three rewards."""
+    if weights is None:
+        return float(result["reward"])
+    weights = [float(w) for w in weights]
+    if len(weights) != 3:
+        raise ValueError(f"weights are (format, feasibility, optimality), got {weights}")
+    return float(sum(w * float(result[n]) for w, n in zip(weights, SCORE_NAMES)))

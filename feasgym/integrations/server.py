@@ -12,7 +12,8 @@ the components ``constraint_rate``, ``feasible``, ``gap``, ``objective``, ``refe
 ``reward`` (the env's scalar) and ``error`` (None, or why that item got zeros: unknown
 instance, prompt-hash mismatch, bad key). ``detail: true`` adds the env's full score dict.
 A body that is not JSON, or not this shape, is a 400/422 with a message; a body over the size
-cap is a 413. ``GET /health`` reports the instances held.
+cap is a 413. ``GET /health`` reports the instances held. ``POST /openrlhf`` speaks OpenRLHF's
+remote-reward protocol (:mod:`feasgym.integrations.openrlhf`).
 
 Scoring runs in the server's thread pool, so requests overlap their I/O; run several
 processes (``feasgym serve --workers N``) to use several cores.
@@ -64,6 +65,30 @@ def create_app(store: InstanceStore, *, max_body_bytes: int = MAX_BODY_BYTES, ma
         results = await run_in_threadpool(_score_all, store, items, detail)
         payload = {"results": results, "n": len(results), "errors": sum(r["error"] is not None for r in results)}
         return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+
+    @app.post("/openrlhf")
+    async def openrlhf(request: Request):
+        """OpenRLHF's remote reward protocol: ``{"query", "prompts", "labels"}`` -> ``{"rewards", "scores", "extra_logs"}``."""
+        from .openrlhf import rewards_of
+
+        try:
+            data = orjson.loads(await _read_capped(request, max_body_bytes))
+        except orjson.JSONDecodeError as err:
+            return fail(400, f"request body is not JSON: {err}")
+        except BadRequest as err:
+            return fail(err.status, str(err))
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("query", "prompts", "labels")):
+            return fail(422, 'expected {"query": [...], "prompts": [...], "labels": [...]} (OpenRLHF remote reward)')
+        if len(data["query"]) > max_items:
+            return fail(413, f"{len(data['query'])} queries is over the cap of {max_items} per request")
+        if not all(isinstance(q, str) for k in ("query", "prompts") for q in data[k]):
+            return fail(422, "query and prompts must be lists of strings")
+        try:
+            out = await run_in_threadpool(rewards_of, data["query"], data["prompts"], data["labels"],
+                                          data.get("weights"), None, store)
+        except (ValueError, TypeError, LookupError) as err:  # a label that names no instance of this server
+            return fail(422, str(err))
+        return Response(orjson.dumps(out), media_type="application/json")
 
     return app
 

@@ -28,11 +28,10 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from feasgym.integrations.scoring import SCORE_NAMES, InstanceKey, InstanceStore, parse_key
+from feasgym.integrations.scoring import SCORE_NAMES, InstanceKey, parse_key, score_keys, weighted_score
 
 ABILITY = "constrained-optimization"
 SERVER_ENV = "FEASGYM_SCORE_URL"
-_STORES: dict[str, InstanceStore] = {}
 
 
 def verl_row(row: Mapping[str, Any], index: int | None = None) -> dict:
@@ -106,21 +105,9 @@ def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str
                         extra_infos: Sequence[Mapping | None], weights: Sequence[float] | None = None,
                         server_url: str | None = None, **_: Any) -> list[dict]:
     """verl's batch reward (``BatchRewardManager``): one dict per response, as :func:`compute_score`."""
-    keys, kwargs = [], {}
-    for source, truth, extra in zip(data_sources, ground_truths, extra_infos):
-        key, env_kwargs = _key(source, truth, extra)
-        keys.append(key)
-        kwargs.setdefault(key.env_id, env_kwargs)
-    url = server_url or os.environ.get(SERVER_ENV)
-    if url:
-        from feasgym.integrations.client import score_remote
-
-        results = score_remote(url, keys, list(solution_strs))
-        bad = [r["error"] for r in results if r.get("error")]
-        if bad:
-            raise ValueError(f"feasgym server {url}: {bad[0]}")
-    else:
-        results = [_store(k.env_id, kwargs[k.env_id]).score(k, s) for k, s in zip(keys, solution_strs)]
+    found = [_key(source, truth, extra) for source, truth, extra in zip(data_sources, ground_truths, extra_infos)]
+    results = score_keys([k for k, _ in found], solution_strs, [kw for _, kw in found],
+                         server_url=server_url or os.environ.get(SERVER_ENV))
     return [_verl_scores(r, weights) for r in results]
 
 
@@ -136,22 +123,8 @@ def _key(source: str, truth: Any, extra: Mapping | None) -> tuple[InstanceKey, d
     return key, json.loads(raw) if isinstance(raw, str) else dict(raw)
 
 
-def _store(env_id: str, env_kwargs: dict) -> InstanceStore:
-    """One lazily loading store per (env id, kwargs) in this process: a verl worker keeps its instances."""
-    name = env_id + json.dumps(env_kwargs, sort_keys=True)
-    if name not in _STORES:
-        _STORES[name] = InstanceStore({env_id: env_kwargs}, lazy=True)
-    return _STORES[name]
-
-
 def _verl_scores(result: dict, weights: Sequence[float] | None) -> dict:
-    if weights is None:
-        score = result["reward"]
-    else:
-        if len(weights) != 3:
-            raise ValueError(f"weights are (format, feasibility, optimality), got {list(weights)}")
-        score = sum(float(w) * result[n] for w, n in zip(weights, SCORE_NAMES))
-    out = {"score": float(score)}
+    out = {"score": weighted_score(result, weights)}
     out.update({n: float(result[n]) for n in SCORE_NAMES})
     out["constraint_rate"] = float(result["constraint_rate"])
     out["feasible"] = float(result["feasible"])
