@@ -12,7 +12,8 @@ from gymnasium.utils.env_checker import check_env
 
 import feasgym  # noqa: F401
 from feasgym.envs.grids.case import pglib_name
-from feasgym.envs.registry import ENV_IDS, GRID_CASES
+from feasgym.envs.grids import GRID_CASES
+from feasgym.envs.registry import ENV_IDS
 
 from .helpers import oracle_scores, pglib_baselines
 

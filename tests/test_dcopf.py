@@ -12,7 +12,8 @@ import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
 from feasgym.envs.grids.case import pglib_name
 from feasgym.envs.grids.dcopf import DCOPFFamily, dc_state
-from feasgym.envs.registry import ENV_IDS, GRID_CASES
+from feasgym.envs.grids import GRID_CASES
+from feasgym.envs.registry import ENV_IDS
 
 from .helpers import oracle_scores, pglib_baselines
 from .test_acopf import BAD_INPUTS

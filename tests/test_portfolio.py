@@ -13,7 +13,8 @@ import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
 from feasgym.envs.portfolio import family as portfolio_family
 from feasgym.envs.portfolio.family import PortfolioFamily, portfolio_variance
-from feasgym.envs.registry import ENV_IDS, PORTFOLIO_SIZES
+from feasgym.envs.portfolio import PORTFOLIO_SIZES
+from feasgym.envs.registry import ENV_IDS
 
 from .helpers import oracle_scores
 from .test_acopf import BAD_INPUTS

@@ -10,7 +10,8 @@ from gymnasium.utils.env_checker import check_env
 
 import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
-from feasgym.envs.registry import ENV_IDS, GRID_CASES
+from feasgym.envs.grids import GRID_CASES
+from feasgym.envs.registry import ENV_IDS
 
 from .helpers import oracle_scores
 from .test_acopf import BAD_INPUTS

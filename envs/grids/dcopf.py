@@ -39,7 +39,6 @@ from ..core.constraints import ConstraintReport
 from ..core.family import solution_record
 from ..core.qp import solve_qp
 from ..core.schema import AnswerSchema, Field, Section, Values
-from ..core.text_env import FeasTextEnv
 from . import render
 from .acopf import P_FIELD
 from .case import build_model, pglib_name
@@ -304,14 +303,3 @@ class DCOPFFamily(GridFamily):
 
     def objective_info(self) -> dict:
         return {"unit": "$/h", "sense": "min"}
-
-
-class DCOPFEnv(FeasTextEnv):
-    """``gym.make("feasgym/DCOPF-case14-v0", dc_model="matpower", answer_mode="dispatch", perturbation=...,
-    n_minus_1=False, ood=None)``."""
-
-    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
-                 dc_model: str = "matpower", answer_mode: str = "dispatch", tolerances: DCTolerances | None = None,
-                 ood: str | None = None, **env_kwargs):
-        super().__init__(DCOPFFamily(case, perturbation=perturbation, n_minus_1=n_minus_1, dc_model=dc_model,
-                                     answer_mode=answer_mode, tolerances=tolerances, ood=ood), **env_kwargs)

@@ -23,7 +23,6 @@ import numpy as np
 from ..core.constraints import ConstraintReport, RowBlock
 from ..core.family import solution_record, values_from_solution
 from ..core.schema import AnswerSchema, Section, Values
-from ..core.text_env import FeasTextEnv
 from . import render
 from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, generator_outputs, setpoint_power_flow
 from .checks import (ACTolerances, add_balance_rows, add_ref_angle_row, balance_mismatch, balance_rule,
@@ -196,12 +195,3 @@ def _setpoints(inst: GridInstance, rng: np.random.Generator | None) -> tuple[np.
     gen_buses = np.unique(m.gen_bus)
     v_bus[gen_buses] = v[gen_buses]
     return p_set, v_bus
-
-
-class PowerFlowEnv(FeasTextEnv):
-    """``gym.make("feasgym/PowerFlow-case14-v0", perturbation=..., n_minus_1=False, ood=None)``."""
-
-    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
-                 tolerances: ACTolerances | None = None, ood: str | None = None, **env_kwargs):
-        super().__init__(PowerFlowFamily(case, perturbation=perturbation, n_minus_1=n_minus_1,
-                                         tolerances=tolerances, ood=ood), **env_kwargs)

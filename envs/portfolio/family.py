@@ -19,7 +19,6 @@ from ..core.constraints import ConstraintReport
 from ..core.family import ProblemFamily
 from ..core.qp import solve_qp
 from ..core.schema import AnswerSchema, Field, Section, Values
-from ..core.text_env import FeasTextEnv
 from ..grids.render import num, table
 from .instance import FACTORS, PortfolioInstance, check_ood, draw_portfolio, turnover_system
 
@@ -169,11 +168,3 @@ def portfolio_variance(inst: PortfolioInstance, w: np.ndarray) -> float:
 def _within(report: ConstraintReport, share: float) -> bool:
     result = report.result()
     return all(t["missing"] == 0 and t["max_violation"] <= share * t["tolerance"] for t in result["by_type"].values())
-
-
-class PortfolioEnv(FeasTextEnv):
-    """``gym.make("feasgym/Portfolio-n30-v0", ood=None)``: minimum-variance weights for n assets."""
-
-    def __init__(self, n_assets: int = 30, *, tolerances: PortfolioTolerances | None = None, ood: str | None = None,
-                 **env_kwargs):
-        super().__init__(PortfolioFamily(n_assets, tolerances=tolerances, ood=ood), **env_kwargs)
