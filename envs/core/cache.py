@@ -30,7 +30,7 @@ from typing import Any, Iterator, Mapping
 
 CACHE_FORMAT = 2
 """Layout version of the files; part of the folder name, so files of another layout are never read."""
-MEMORY_ENTRIES = 512
+MEMORY_ENTRIES = 64
 """Records kept in memory per cache (an LRU): a long export must not grow with its length."""
 NOMINAL = "nominal"
 """Entry name of the unperturbed instance's solution."""
@@ -178,10 +178,15 @@ class ReferenceCache:
         root = resolve_cache_dir(cache_dir)
         self.enabled = root is not None
         self.folder = root / namespace.digest if root is not None else None
+        self._folder = str(self.folder)
         self._memory: OrderedDict[str, dict] = OrderedDict()
 
     def path(self, name: str) -> Path | None:
-        return self.folder / f"{name}.json" if self.folder is not None else None
+        return Path(self._file(name)) if self.folder is not None else None
+
+    def _file(self, name: str) -> str:
+        # a plain string: pathlib interns every path part, which would grow with each instance read
+        return os.path.join(self._folder, name + ".json")
 
     def key(self, split: str | None, seed: int | None, instance: int | str) -> dict:
         return instance_key(self.namespace, split, seed, instance)
@@ -197,7 +202,7 @@ class ReferenceCache:
             return hit
         if not self.enabled:
             return None
-        path = self.path(name)
+        path = self._file(name)
         try:
             with open(path, "rb") as fh:
                 raw = fh.read()
@@ -221,7 +226,7 @@ class ReferenceCache:
     def reject(self, name: str, reason: str) -> None:
         """A record that passed :meth:`get` but does not fit its instance: warn and forget it."""
         self._memory.pop(name, None)
-        self._warn(self.path(name) or f"<memory>/{name}", reason)
+        self._warn(self._file(name) if self.enabled else f"<memory>/{name}", reason)
 
     def put(self, name: str, key: Mapping, attempt: int, solution: dict) -> dict:
         """Store a freshly solved reference; returns its record."""
@@ -239,7 +244,7 @@ class ReferenceCache:
             marker = self.folder / "NAMESPACE"
             if not marker.exists():
                 _atomic_write(marker, json.dumps(asdict(self.namespace)))
-            _atomic_write(self.path(name), json.dumps(record, separators=(",", ":")))
+            _atomic_write(self._file(name), json.dumps(record, separators=(",", ":")))
         except OSError:
             pass  # a read-only or full disk only costs speed, never results
 
@@ -296,8 +301,8 @@ def iter_records(cache_dir: str | os.PathLike | None | bool = None) -> Iterator[
             yield (path, None, problem) if problem else (path, record, None)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+def _atomic_write(path: str | Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -12,7 +12,7 @@ from .answer import MAX_ANSWER_CHARS, coerce_text, locate_answer
 from .cache import NOMINAL, Namespace, ReferenceCache, entry_name, solution_problem
 from .family import ProblemFamily, values_from_solution
 from .repair import repair_prompt
-from .weighting import DEFAULT_OPTIMALITY_SCALE, combine, validate_weights
+from .weighting import DEFAULT_OPTIMALITY_SCALE, REFERENCE_RTOL, combine, objective_gap, validate_weights
 from ..tools.calls import parse_action
 from ..tools.toolbox import ToolBox, split_tool_costs
 from .spaces import text_space
@@ -155,10 +155,10 @@ class FeasTextEnv(gym.Env):
         feas = report.result()
         ref = self._solution["objective"]
         objective = None if objective is None or not math.isfinite(objective) else float(objective)
-        gap = None
-        if feas["feasible"] and objective is not None:
-            gap = (objective - ref) / max(abs(ref), 1e-9)
-        optimality = {"objective": objective, "reference_objective": ref, "gap": gap, **self.family.objective_info()}
+        info = self.family.objective_info()
+        gap = objective_gap(objective, ref, info.get("sense", "min")) if feas["feasible"] else None
+        below = gap is not None and gap < -float(info.get("reference_rtol", REFERENCE_RTOL))
+        optimality = {"objective": objective, "reference_objective": ref, "gap": gap, "below_reference": below, **info}
         if errors is not None:
             optimality["errors"] = errors
         reward, components = combine(fmt["score"], feas["score"], feas["feasible"], gap,
@@ -197,6 +197,11 @@ class FeasTextEnv(gym.Env):
     @property
     def instance(self) -> Any:
         return self._instance
+
+    @property
+    def cache_namespace(self) -> Namespace:
+        """What this env's references depend on (family, configuration, version): its cache folder."""
+        return self._cache.namespace
 
     @property
     def reference_record(self) -> dict:
