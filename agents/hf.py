@@ -7,6 +7,12 @@ the model's context minus ``max_new_tokens`` is cut explicitly (``truncation="le
 keeps the end, where the answer layout is; ``"error"`` refuses) and every reply says so.
 A folder with ``adapter_config.json`` is loaded as a PEFT adapter on its base model.
 
+Tool-using episodes: a request with ``messages``/``tools`` is rendered by the chat template with
+``apply_chat_template(messages, tools=...)`` (a tokenizer without a template gets feasgym's
+:mod:`.tool_template`); generation stops after a ``</tool_call>``, and the reply's tool calls
+are read by the env's own parser (:func:`feasgym.envs.tools.parse_action`). A conversation
+that does not fit the context is an error reply (it is not cut).
+
 torch/transformers/peft are imported here only, when the agent is built.
 """
 from __future__ import annotations
@@ -17,7 +23,10 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from feasgym.envs.tools.calls import CLOSE, parse_action
+
 from .protocol import Agent, AnswerReply, AnswerRequest, error_replies
+from .tool_template import render_conversation, tool_chat_template
 
 TRUNCATION_POLICIES = ("left", "error")
 
@@ -94,6 +103,8 @@ class PromptTooLong(ValueError):
 class HFAgent(Agent):
     """Batched generation with a transformers causal LM (see the module docstring)."""
 
+    uses_tools = True
+
     def __init__(self, model_name_or_path: str | None = None, *, name: str | None = None,
                  model: Any = None, tokenizer: Any = None, max_new_tokens: int = 512, batch_size: int = 16,
                  do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0,
@@ -168,6 +179,28 @@ class HFAgent(Agent):
             prompt = f"{self.system_prompt}\n\n{prompt}"
         return list(self.tokenizer(prompt)["input_ids"])
 
+    def encode_request(self, request: AnswerRequest) -> list[int]:
+        """Token ids of a request: its prompt, or its conversation and tools through the chat template."""
+        if request.messages is None and not request.tools:
+            return self.encode(request.prompt)
+        messages = list(request.messages or [{"role": "user", "content": request.prompt}])
+        if self.system_prompt:
+            messages = [{"role": "system", "content": self.system_prompt}] + messages
+        template = None if self.use_chat_template else tool_chat_template(self.tokenizer.eos_token or "", "\n")
+        text = render_conversation(self.tokenizer, messages, request.tools, chat_template=template)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def fit_request(self, request: AnswerRequest) -> tuple[list[int], int]:
+        """Ids of a request that fit the context (a conversation is never cut: too long is an error)."""
+        if request.messages is None and not request.tools:
+            return self.fit_prompt(request.prompt)
+        ids = self.encode_request(request)
+        if self.context_tokens is not None and len(ids) > self.context_tokens - self.max_new_tokens:
+            raise PromptTooLong(f"the conversation has {len(ids)} tokens, over the "
+                                f"{self.context_tokens - self.max_new_tokens} that fit (context {self.context_tokens} "
+                                f"- max_new_tokens {self.max_new_tokens})")
+        return ids, 0
+
     def fit_prompt(self, prompt: str) -> tuple[list[int], int]:
         """Ids that fit the context and how many prompt tokens were dropped to get there."""
         ids = self.encode(prompt)
@@ -199,7 +232,7 @@ class HFAgent(Agent):
         fitted: list[tuple[int, list[int], int]] = []
         for i, request in enumerate(requests):
             try:
-                ids, dropped = self.fit_prompt(request.prompt)
+                ids, dropped = self.fit_request(request)
             except PromptTooLong as exc:
                 replies[i] = AnswerReply("", error=str(exc), truncated_prompt=True)
                 continue
@@ -207,11 +240,12 @@ class HFAgent(Agent):
         fitted.sort(key=lambda item: len(item[1]))  # similar lengths together: less padding
         for start in range(0, len(fitted), self.batch_size):
             chunk = fitted[start:start + self.batch_size]
-            for (i, _, _), reply in zip(chunk, self._generate(chunk)):
+            stop_at_call = any(requests[i].tools for i, _, _ in chunk)
+            for (i, _, _), reply in zip(chunk, self._generate(chunk, stop_at_call)):
                 replies[i] = reply
         return replies  # type: ignore[return-value]
 
-    def _generate(self, chunk: list[tuple[int, list[int], int]]) -> list[AnswerReply]:
+    def _generate(self, chunk: list[tuple[int, list[int], int]], stop_at_call: bool = False) -> list[AnswerReply]:
         torch = self._torch
         width = max(len(ids) for _, ids, _ in chunk)
         input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
@@ -222,6 +256,8 @@ class HFAgent(Agent):
         # use_cache: a model handed over from training may have the KV cache switched off in its config
         kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "pad_token_id": self.pad_id,
                                   "do_sample": self.do_sample, "use_cache": True}
+        if stop_at_call:  # a tool call ends the turn: the env answers it
+            kwargs.update(stop_strings=[CLOSE], tokenizer=self.tokenizer)
         if self.do_sample:
             kwargs.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
             # transformers samples from torch's generator; seed it per call for reproducible runs
@@ -248,8 +284,17 @@ class HFAgent(Agent):
                     break
             text = self.tokenizer.decode(tokens[:n], skip_special_tokens=True)
             extra = {"prompt_tokens_dropped": dropped} if dropped else {}
+            calls = None
+            if stop_at_call:
+                end = text.find(CLOSE)
+                if end >= 0:  # generation stopped at the call (any tokens after it are the stop's padding)
+                    text = text[:end + len(CLOSE)]
+                parsed = parse_action(text)
+                if parsed.is_tool_call:
+                    calls, finish = [c.openai() for c in parsed.calls], "tool_calls"
             replies.append(AnswerReply(text, prompt_tokens=len(ids), completion_tokens=n, latency_s=latency,
-                                       truncated_prompt=dropped > 0, finish_reason=finish, extra=extra))
+                                       truncated_prompt=dropped > 0, finish_reason=finish, extra=extra,
+                                       tool_calls=calls))
         return replies
 
     def close(self) -> None:

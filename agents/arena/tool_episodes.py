@@ -35,8 +35,9 @@ class ToolEpisode:
 
 
 def reply_action(reply: AnswerReply):
-    """What the env is stepped with: the structured message when the agent returned tool calls, else its text."""
-    if reply.tool_calls:
+    """What the env is stepped with: the reply's text when its tool calls are in it (the env parses them
+    itself, as training does), the structured message when they came apart from the text (OpenAI API)."""
+    if reply.tool_calls and not parse_action(reply.text).is_tool_call:
         return {"role": "assistant", "content": reply.text, "tool_calls": reply.tool_calls}
     return reply.text
 

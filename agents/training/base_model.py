@@ -12,14 +12,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
+from ..tool_template import tool_chat_template
+
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
 ANSWER = "<|answer|>"
 # The prompt, then one marker token where the answer starts. Measured: without it, a model
 # trained on 48 case5 prompts wrote the right answer tokens on its training prompts but began
 # held-out answers mid-template, because the prompt's last line also occurs inside the prompt.
-CHAT_TEMPLATE = ("{% for m in messages %}{% if m['role'] != 'assistant' %}{{ m['content'] }}{% endif %}{% endfor %}"
-                 "{% if add_generation_prompt %}" + ANSWER + "{% endif %}")
+# Tools, tool calls and tool results render as feasgym's tool-call parser reads them (one user message
+# without tools renders as before: the prompt, then the marker).
+CHAT_TEMPLATE = tool_chat_template(EOS, ANSWER)
 
 
 @dataclass(frozen=True)

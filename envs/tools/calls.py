@@ -122,6 +122,7 @@ def _parse_message(message: dict, id_prefix: str) -> ParsedAction:
     if not raw_calls:
         # a message whose content holds text tool calls (a text model behind a chat API)
         return parse_text(content, id_prefix)
+    content = parse_text(content).content  # text copies of the structured calls are not content
     calls = []
     entries = raw_calls if isinstance(raw_calls, (list, tuple)) else [raw_calls]
     for i, entry in enumerate(entries):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 
 import numpy as np
 
@@ -124,6 +125,11 @@ class GridPowerFlow:
                 for l in range(len(rate))}
 
     @staticmethod
+    def compact(text: str) -> str:
+        """The written state on one line (same numbers, same decimals; fewer tokens in a conversation)."""
+        return re.sub(r"\n\s*", " ", text)
+
+    @staticmethod
     def assemble(parts: list[tuple[str, str]]) -> str:
         """A JSON object from (key, JSON text) pairs: the state keeps its fixed decimals as written."""
         return "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in parts) + "}"
@@ -178,7 +184,7 @@ class ACPowerFlow(GridPowerFlow):
         cost = m.gen_cost(p_out)
         return self.assemble([
             ("tool", '"power_flow"'), ("converged", "true"), ("cost_per_h", f"{cost:.2f}"),
-            ("slack", json.dumps(self.slack(inst, p_out))), ("state", text),
+            ("slack", json.dumps(self.slack(inst, p_out))), ("state", self.compact(text)),
             ("branch_loading_pct", json.dumps(self.loading(inst, flows))), ("limits", json.dumps(limits)),
         ]), {"converged": True, "limits_violated": limits["violated"]}
 
@@ -223,7 +229,7 @@ class DCPowerFlow(GridPowerFlow):
         limits = self.limits(report.result())
         return self.assemble([
             ("tool", '"power_flow"'), ("converged", "true"), ("model", '"DC"'), ("cost_per_h", f"{cost:.2f}"),
-            ("slack", json.dumps(self.slack(inst, pg))), ("state", text),
+            ("slack", json.dumps(self.slack(inst, pg))), ("state", self.compact(text)),
             ("branch_loading_pct", json.dumps(self.loading(inst, np.abs(flows)))), ("limits", json.dumps(limits)),
         ]), {"converged": True, "limits_violated": limits["violated"]}
 
