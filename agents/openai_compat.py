@@ -6,6 +6,10 @@ backoff from ``backoff_s``, and an asyncio semaphore for the concurrency limit. 
 one event loop in a background thread, so ``act`` works from plain code and from inside a
 running loop (notebooks), and connections are reused across batches. Whatever still fails is
 recorded in that reply's ``error``; a run never aborts.
+
+Tool-using episodes: a request's ``tools`` (OpenAI function schemas) are sent as ``tools`` and its
+``messages`` as the conversation; tool calls come back as the reply's ``tool_calls`` (OpenAI
+format), which the env reads with the same parser as text calls (:mod:`feasgym.envs.tools.calls`).
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ MAX_BACKOFF_S = 60.0
 class OpenAIAgent(Agent):
     """Chat completions at ``{base_url}/chat/completions``; the API key is read from ``api_key_env``
     at every request (no ``Authorization`` header when it is unset or empty)."""
+
+    uses_tools = True
 
     def __init__(self, model: str, *, base_url: str | None = None, name: str | None = None,
                  api_key_env: str = "OPENAI_API_KEY", max_tokens: int = 2048, temperature: float = 0.0,
@@ -65,7 +71,7 @@ class OpenAIAgent(Agent):
     def act(self, requests: Sequence[AnswerRequest]) -> list[AnswerReply]:
         if not requests:
             return []
-        future = asyncio.run_coroutine_threadsafe(self._answer_all([r.prompt for r in requests]), self._event_loop())
+        future = asyncio.run_coroutine_threadsafe(self._answer_all(list(requests)), self._event_loop())
         return future.result()
 
     def close(self) -> None:
@@ -104,35 +110,41 @@ class OpenAIAgent(Agent):
         return (os.environ.get(self.api_key_env) or "") if self.api_key_env else ""
 
     # ---- requests ---------------------------------------------------------------------
-    async def _answer_all(self, prompts: list[str]) -> list[AnswerReply]:
+    async def _answer_all(self, requests: list[AnswerRequest]) -> list[AnswerReply]:
         limit = asyncio.Semaphore(self.concurrency)
 
-        async def one(prompt: str) -> AnswerReply:
+        async def one(request: AnswerRequest) -> AnswerReply:
             async with limit:
-                return await self._answer(prompt)
+                return await self._answer(request)
 
-        return list(await asyncio.gather(*(one(p) for p in prompts)))
+        return list(await asyncio.gather(*(one(r) for r in requests)))
 
-    def _request(self, prompt: str) -> dict[str, Any]:
-        """Keyword arguments of ``chat.completions.create`` for one prompt."""
+    def _request(self, question: AnswerRequest | str) -> dict[str, Any]:
+        """Keyword arguments of ``chat.completions.create`` for one question (its conversation and tools)."""
         import openai
 
+        if isinstance(question, str):
+            question = AnswerRequest(question)
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        conversation = _api_messages(question.messages) if question.messages else [
+            {"role": "user", "content": question.prompt}]
         request: dict[str, Any] = {
-            "model": self.model, "messages": messages + [{"role": "user", "content": prompt}],
+            "model": self.model, "messages": messages + conversation,
             "max_tokens": self.max_tokens, "temperature": self.temperature,
             "top_p": openai.omit if self.top_p is None else self.top_p,
             "seed": openai.omit if self.seed is None else self.seed,
         }
+        if question.tools:
+            request["tools"] = list(question.tools)
         if self.extra_body:
             request["extra_body"] = dict(self.extra_body)
         return request
 
-    async def _answer(self, prompt: str) -> AnswerReply:
+    async def _answer(self, question: AnswerRequest) -> AnswerReply:
         import openai
 
         start = time.perf_counter()
-        request = self._request(prompt)
+        request = self._request(question)
         if not await self._api_key():  # no key: send no Authorization header at all
             request["extra_headers"] = {"Authorization": openai.omit}
         try:
@@ -148,6 +160,20 @@ class OpenAIAgent(Agent):
         except Exception as exc:  # noqa: BLE001  (anything else is this reply's error, not the run's end)
             return _error_reply(f"request failed: {type(exc).__name__}: {exc}", 1, start)
         return _reply_from(raw, time.perf_counter() - start)
+
+
+def _api_messages(messages: list[dict]) -> list[dict]:
+    """The conversation in the fields the chat-completions API takes (tool results: ``tool_call_id`` and content)."""
+    out = []
+    for m in messages:
+        role = m.get("role")
+        if role == "tool":
+            out.append({"role": "tool", "tool_call_id": str(m.get("tool_call_id") or ""), "content": str(m.get("content") or "")})
+        elif role == "assistant" and m.get("tool_calls"):
+            out.append({"role": "assistant", "content": m.get("content") or None, "tool_calls": list(m["tool_calls"])})
+        else:
+            out.append({"role": role, "content": m.get("content") or ""})
+    return out
 
 
 def _client_class():
@@ -206,6 +232,8 @@ def _reply_from(raw: Any, latency: float) -> AnswerReply:
         return AnswerReply("", error=f"malformed response: {raw.http_response.text[:200]}", latency_s=latency,
                            extra=extra)
     usage = getattr(completion, "usage", None)
+    calls = getattr(choice.message, "tool_calls", None)
+    tool_calls = [c.model_dump(mode="json", exclude_none=True) for c in calls] if calls else None
     return AnswerReply(text, prompt_tokens=getattr(usage, "prompt_tokens", None),
                        completion_tokens=getattr(usage, "completion_tokens", None), latency_s=latency,
-                       finish_reason=getattr(choice, "finish_reason", None), extra=extra)
+                       finish_reason=getattr(choice, "finish_reason", None), extra=extra, tool_calls=tool_calls)
