@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import gymnasium as gym
 
+from .core.answer import coerce_text
 from .core.weighting import optimality_credit
 
 INSTANCE_COLUMNS = ("env_id", "seed", "split", "instance")
@@ -33,20 +34,47 @@ REWARD_NAMES = ("format_reward", "feasibility_reward", "optimality_reward")
 
 
 def completion_text(completion: Any) -> str:
-    """The answer text of a completion: a string, or the last message's content in a chat list."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, (list, tuple)) and completion:
-        last = completion[-1]
-        if isinstance(last, dict):
-            content = last.get("content", "")
-            if isinstance(content, list):  # multimodal-style content parts
-                return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-            return content if isinstance(content, str) else str(content)
-        return str(last)
-    if isinstance(completion, dict):
-        return str(completion.get("content", ""))
-    return "" if completion is None else str(completion)
+    """The answer text of a completion, never raising.
+
+    A string (or bytes) is the answer. A chat completion (a list of messages, or one message) is
+    answered by its last message whose ``role`` is ``"assistant"``: a trailing user, tool or system
+    message is not the model's answer, and with no assistant message the answer is empty (format
+    0, feasibility 0, optimality 0). A message's ``content`` is a string, or a list of parts whose
+    text parts (strings, or ``{"type": "text", "text": str}``) are joined; any other content or
+    part (``None``, a number, an image) holds no text.
+    """
+    try:
+        if isinstance(completion, (str, bytes, bytearray)):
+            return coerce_text(completion)
+        if isinstance(completion, dict):
+            completion = [completion]
+        if isinstance(completion, (list, tuple)):
+            for message in reversed(completion):
+                if _role(message) == "assistant":
+                    return _content_text(message)
+            return ""
+        return coerce_text(completion)
+    except Exception:  # an object whose attributes or comparisons fail is no answer, not a crash
+        return ""
+
+
+def _role(message: Any) -> Any:
+    return message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+
+
+def _content_text(message: Any) -> str:
+    content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        texts = []
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and part.get("type", "text") == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+        return "".join(texts)
+    return ""
 
 
 def instance_columns(env: gym.Env) -> dict:

@@ -153,13 +153,14 @@ def test_fast_whole_object_path_agrees_with_the_general_path(text):
 
 
 def _alternation(decimals: dict[str, int]):
-    """The decimals check as one regex alternation: the reference the per-field patterns must agree with."""
+    """The decimals check as one regex alternation: the reference the per-field patterns must agree with.
+    A key counts where its opening quote follows '{', ',' or JSON whitespace (not inside a string)."""
     import re
 
     alternatives = []
     for name, d in decimals.items():
         good = r"-?\d+" + (rf"\.\d{{{d}}}" if d > 0 else "") + r"(?![\d.eE])"
-        alternatives.append(rf'"({re.escape(name)})"\s*:(?!\s*{good})')
+        alternatives.append(rf'(?<![^ \t\n\r{{,])"({re.escape(name)})"\s*:(?!\s*{good})')
     return re.compile("|".join(alternatives))
 
 

@@ -6,6 +6,7 @@ the oracle's answer, so the reference answer is always well-formed by constructi
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -128,17 +129,25 @@ class AnswerSchema:
             checks["json_parses"] = (False, located.message)
             return _finish(checks, "no parsed answer"), self._empty()
         checks["json_parses"] = (True, located.message)
+        root_dups = sorted(duplicates_of(root))  # a duplicated section (or any top-level key) is ambiguous
         missing_sections = [s.name for s in self.sections if not isinstance(root.get(s.name), dict)]
         if missing_sections:
             checks["sections_present"] = (False, "missing or not an object: " + ", ".join(missing_sections))
+            if root_dups:
+                checks["ids_unique"] = _listed(root_dups, "duplicate keys", "")
             return _finish(checks, "sections missing"), self._empty()
         checks["sections_present"] = (True, "all sections present")
 
         faults: dict[str, list[str]] = {k: [] for k in ("unknown", "missing", "duplicated", "untyped", "nonfinite")}
-        bad = _bad_decimal_fields(self._bad_decimals, located.span)
+        faults["duplicated"].extend(root_dups)
+        text = _literal_field_keys(located.span, self._decimals) if "\\" in located.span else located.span
+        bad = _bad_decimal_fields(self._bad_decimals, text)
         floats = _values_are_floats(bad, located.span)
         n_numbers = 0
         for section in self.sections:
+            if section.name in root_dups:  # which copy counts is unknowable, so none does
+                values[section.name] = {f.name: np.full(len(section.ids), np.nan) for f in section.fields}
+                continue
             columns, n = _read_section(root[section.name], section, self._index[section.name], faults,
                                        floats and self._fractional[section.name])
             values[section.name] = columns
@@ -168,14 +177,38 @@ def _bad_decimals_patterns(decimals: dict[str, int]) -> tuple[tuple[str, re.Patt
     by position gives what one alternation would find. Classes are ASCII (about 20% faster):
     the text is parsed JSON, whose numbers and whitespace between tokens are ASCII, so after a
     key's closing quote (which always ends a string) Unicode digits or spaces cannot occur.
+    A key counts only where its opening quote follows '{', ',' or whitespace: in JSON text a
+    quote inside a string follows a backslash, and a closing quote is never followed by a name,
+    so text inside strings (``"x\\"p_mw": 1``) is not taken for a key.
     """
     patterns = []
     for name, d in decimals.items():
         if not re.fullmatch(r"\w+", name):
             raise ValueError(f"field name {name!r} must be word characters")
         good = r"-?+\d++" + (rf"\.\d{{{d}}}" if d > 0 else "") + r"(?![\d.eE])"  # possessive: no backtracking to try
-        patterns.append((name, re.compile(rf'"{name}"\s*+:(?!\s*+{good})', re.ASCII)))
+        key = rf'"{name}"(?<![^ \t\n\r{{,]"{name}")'  # a real key: its quote follows '{', ',' or a space
+        patterns.append((name, re.compile(rf'{key}\s*+:(?!\s*+{good})', re.ASCII)))
     return tuple(patterns)
+
+
+_ESCAPED_KEY = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)++"(?=[ \t\n\r]*+:)')
+"""A key string with at least one escape. In JSON text the segments between strings hold no
+backslash, so a match can only begin at a string's opening quote: the search stays in step."""
+
+
+def _literal_field_keys(span: str, fields: dict) -> str:
+    """The object's text with every escaped key that decodes to a field name written literally
+    (``"p\\u005fmw"`` -> ``"p_mw"``), so the decimals patterns see keys as parsed."""
+    parts, done = [], 0
+    for match in _ESCAPED_KEY.finditer(span):
+        try:
+            key = json.loads(match.group())
+        except ValueError:
+            continue
+        if key in fields:
+            parts += [span[done:match.start()], f'"{key}"']
+            done = match.end()
+    return "".join(parts) + span[done:] if parts else span
 
 
 def _bad_decimal_fields(patterns: tuple[tuple[str, re.Pattern], ...], text: str) -> list[str]:
