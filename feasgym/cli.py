@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "export", "compare", "study", "serve")
+COMMANDS = ("demo", "export", "compare", "study", "serve", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:
