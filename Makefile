@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[ml,dev,ray,openai,serve,verl,openrlhf,lmeval]"
+	$(PY) -m pip install -q -e ".[ml,dev,ray,openai,serve,verl,openrlhf,lmeval,verifiers]"
 	# without their deps: verl pins transformers<5.11, openrlhf needs flash-attn (CUDA build); tests use their reward paths
 	$(PY) -m pip install -q --no-deps verl==0.9.1 openrlhf==0.11.2
 	touch $@

@@ -1,0 +1,99 @@
+"""verifiers adapter: load_environment, evaluated by verifiers against an OpenAI-compatible server on loopback."""
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import gymnasium as gym
+import pytest
+
+from feasgym.integrations.verifiers import answer_text, load_environment
+
+ENV_ID = "feasgym/ACOPF-case5-v0"
+
+
+class ChatServer:
+    """Chat completions answering each prompt with the text ``answers`` gives for it (and recording requests)."""
+
+    def __init__(self, answers):
+        self.requests = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                prompt = body["messages"][-1]["content"]
+                reply = {"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": answers(prompt)}}],
+                         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}}
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_verifiers_evaluate_against_a_local_server(monkeypatch):
+    from verifiers.types import ClientConfig
+
+    env = load_environment(ENV_ID, n=2, seed=3, eval_n=3, eval_seed=5, weights={"feasibility": 1.0, "format": 0.5},
+                           system_prompt="Reply with JSON only.")
+    check = gym.make(ENV_ID, split="test")
+    by_prompt = {}
+    for k in range(3):  # instance 0: the oracle, 1: the unperturbed optimum (infeasible here), 2: prose
+        prompt, _ = check.reset(seed=5, options={"instance": k})
+        u = check.unwrapped
+        by_prompt[prompt] = (k, [u.reference_answer(), u.nominal_answer(), "I would rather not."][k])
+    server = ChatServer(lambda prompt: by_prompt[prompt][1])
+    try:
+        monkeypatch.setenv("FEASGYM_TEST_KEY", "test-key")
+        client = ClientConfig(api_base_url=server.url, api_key_var="FEASGYM_TEST_KEY", max_retries=0, timeout=60)
+        out = env.evaluate_sync(client=client, model="tiny", num_examples=3, rollouts_per_example=1,
+                                sampling_args={"temperature": 0.0, "max_tokens": 512})
+    finally:
+        server.close()
+    assert len(server.requests) == 3 and server.requests[0]["messages"][0] == {"role": "system",
+                                                                               "content": "Reply with JSON only."}
+    rows = out["outputs"] if isinstance(out, dict) else out.outputs
+    assert len(rows) == 3
+    for row in rows:
+        metrics = row["metrics"] if isinstance(row, dict) else row.metrics
+        reward = row["reward"] if isinstance(row, dict) else row.reward
+        prompt = [m for m in (row["prompt"] if isinstance(row, dict) else row.prompt)][-1]
+        text = prompt["content"] if isinstance(prompt, dict) else prompt.content
+        k, answer = by_prompt[text]
+        check.reset(seed=5, options={"instance": k})
+        want = check.unwrapped.score(answer)
+        feas = 1.0 if want["feasibility"]["feasible"] else 0.5 * want["feasibility"]["score"]
+        assert metrics["format_reward"] == want["format"]["score"]
+        assert metrics["feasibility_reward"] == feas
+        assert metrics["constraint_rate"] == want["feasibility"]["score"]
+        assert metrics["feasible"] == float(want["feasibility"]["feasible"])
+        assert reward == pytest.approx(0.5 * want["format"]["score"] + feas)  # optimality logged at weight 0
+    assert sorted(m["feasible"] for m in (r["metrics"] if isinstance(r, dict) else r.metrics for r in rows)) == [0, 0, 1]
+
+
+def test_load_environment_checks_rows_and_weights():
+    from feasgym.datasets import export_dataset
+
+    rows = export_dataset(ENV_ID, n=1, seed=3, progress=False)
+    bad = rows.map(lambda r: {"prompt_hash": "3" * 16})
+    with pytest.raises(ValueError, match="prompt_hash"):
+        load_environment(ENV_ID, dataset=bad, eval_n=0)
+    with pytest.raises(ValueError, match="weights"):
+        load_environment(ENV_ID, dataset=rows, eval_n=0, weights={"speed": 1.0})
+    chat = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "A"}, {"role": "user", "content": "B"}]
+    assert answer_text(chat) == "A" and answer_text("plain") == "plain" and answer_text([]) == ""
