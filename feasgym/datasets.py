@@ -127,8 +127,16 @@ def hf_writer(folder: Path) -> Iterator[Callable[[dict], None]]:
             os.unlink(staging)
 
 
-ROW_WRITERS: dict[str, RowWriter] = {"jsonl": jsonl_writer, "parquet": parquet_writer, "hf": hf_writer}
-FORMAT_SUFFIX: dict[str, str] = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": ""}
+def verl_writer(path: Path) -> ContextManager[Callable[[dict], None]]:
+    """verl's RL parquet layout (``data_source``, chat ``prompt``, ``ability``, ``reward_model``, ``extra_info``)."""
+    from feasgym.integrations.verl import verl_writer as writer
+
+    return writer(path)
+
+
+ROW_WRITERS: dict[str, RowWriter] = {"jsonl": jsonl_writer, "parquet": parquet_writer, "hf": hf_writer,
+                                     "verl": verl_writer}
+FORMAT_SUFFIX: dict[str, str] = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": "", "verl": ".parquet"}
 """File suffix of each format (``""``: a folder)."""
 EXPORT_FORMATS = tuple(ROW_WRITERS) + ("both",)
 """``both``: an HF folder at OUT plus OUT.jsonl."""

@@ -129,3 +129,13 @@ def test_prompt_hash_guard_and_the_server_path(verl_rows):
         compute_score_batch([ENV_ID], [texts[0]], [None], [bad])
     with pytest.raises(ValueError, match="names env id"):
         compute_score_batch(["other/source"], [texts[0]], [None], [dict(table[0]["extra_info"])])
+
+
+def test_export_format_verl(tmp_path, verl_rows):
+    from feasgym.cli import main
+
+    out = tmp_path / "rows.parquet"
+    assert main(["export", "--env", ENV_ID, "--n", "3", "--seed", "11", "--format", "verl", "--out", str(out),
+                 "--system-prompt", "Answer in JSON.", "--no-progress"]) == 0
+    _, table = verl_rows
+    assert pq.read_table(out).to_pylist() == table  # the CLI's streamed rows equal write_verl_parquet's
