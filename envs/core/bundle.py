@@ -36,8 +36,8 @@ class BundleReport:
     complete: bool = True
 
 
-def _open(path: Path, mode: str):
-    if path.name.endswith(".gz"):
+def _open(path: Path, mode: str, compressed: bool):
+    if compressed:
         return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8")
     return open(path, mode, encoding="utf-8")
 
@@ -61,7 +61,7 @@ def bundle_writer(path: str | os.PathLike) -> Iterator[Callable[[dict], None]]:
         count += 1
 
     try:
-        with _open(tmp, "w") as fh:
+        with _open(tmp, "w", path.name.endswith(".gz")) as fh:
             fh.write(json.dumps({"feasgym_bundle": BUNDLE_FORMAT, "record_layout": CACHE_FORMAT,
                                  "feasgym_version": __version__}) + "\n")
             yield add
@@ -95,7 +95,7 @@ def read_bundle(path: str | os.PathLike) -> Iterator[tuple[dict | None, str | No
         raise FileNotFoundError(f"no reference bundle at {path}")
     seen = lines = 0
     try:
-        with _open(path, "r") as fh:
+        with _open(path, "r", path.name.endswith(".gz")) as fh:
             try:
                 header = json.loads(fh.readline() or "null")
             except ValueError:
