@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
+from typing import Mapping
 
 import numpy as np
 
@@ -34,8 +35,8 @@ class RowType:
 class RowBlock:
     """Constraint types fixed per instance (sizes, bounds, tolerances, labels), measured together.
 
-    Declare the types once; each answer then gives the values of all rows in declaration
-    order as one array (:meth:`ConstraintReport.add_block`). A residual row is a bounds row
+    Declare the types once; each answer then gives the values of every type by name
+    (:meth:`ConstraintReport.add_block`), checked against what was declared. A residual row is a bounds row
     with both bounds at its target, so |value - target| is its violation.
     """
 
@@ -46,7 +47,10 @@ class RowBlock:
     def bounds(self, name: str, lower, upper, *, size: int, tolerance: float, unit: str, labels,
                description: str = "") -> None:
         """``size`` rows ``lower <= value <= upper``; ``-inf``/``inf`` bounds are allowed."""
+        if any(t.name == name for t in self.types):
+            raise ValueError(f"row type {name!r} is declared twice in one block")
         self.types.append(RowType(name, int(size), float(tolerance), unit, labels, description))
+        self.__dict__.pop("names", None)
         self._bounds.append((lower, upper))
         self.__dict__.pop("_limits", None)  # declared after a measurement: gather the bounds again
         self.__dict__.pop("layout", None)
@@ -70,6 +74,31 @@ class RowBlock:
     def layout(self) -> Layout:
         """Where each type's rows sit and their tolerances (a report of this block alone reuses it)."""
         return Layout.of(self.types)
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.types)
+
+    def stack(self, values: Mapping[str, object]) -> np.ndarray:
+        """The rows' values in declaration order from values keyed by type name.
+
+        A type the block did not declare, a declared type left out, or a type with the wrong number
+        of values is an error naming it: rows are never matched by position, so a family cannot
+        mislabel them silently."""
+        if not isinstance(values, Mapping):
+            raise TypeError(f"row values must be given by type name ({{name: values}} for {list(self.names)}), "
+                            f"not as a {type(values).__name__}")
+        if values.keys() != set(self.names):
+            missing = [n for n in self.names if n not in values]
+            extra = sorted(set(values) - set(self.names))
+            raise ValueError(f"row values do not match the declared types: missing {missing}, undeclared {extra}")
+        parts = []
+        for t in self.types:
+            part = np.asarray(values[t.name], dtype=float).reshape(-1)
+            if part.size != t.size:
+                raise ValueError(f"row type {t.name!r} declared {t.size} rows, got {part.size} values")
+            parts.append(part)
+        return np.concatenate(parts) if parts else np.empty(0)
 
     def violation(self, values) -> np.ndarray:
         """Distance of every row outside its bounds (NaN where the value is missing).
@@ -128,9 +157,9 @@ class ConstraintReport:
         """Rows ``|residual| <= tolerance`` (equalities such as power balance)."""
         self._add(name, np.abs(np.asarray(residual, dtype=float)), tolerance, unit, labels, description)
 
-    def add_block(self, block: RowBlock, values) -> None:
-        """Every row of ``block``, with ``values`` (one per row, in the block's order)."""
-        self._violations.append(block.violation(values))
+    def add_block(self, block: RowBlock, values: Mapping[str, object]) -> None:
+        """Every row of ``block``, with ``values`` given by type name (``{"p_balance": array, ...}``)."""
+        self._violations.append(block.violation(block.stack(values)))
         self._types.extend(block.types)
         self._blocks.append(block)
 

@@ -125,10 +125,11 @@ def add_balance_rows(block: RowBlock, inst: GridInstance, tol: ACTolerances, lab
                    labels=("system",), description="sum of the reactive power mismatches of all buses")
 
 
-def balance_values(mismatch: np.ndarray) -> list[np.ndarray]:
-    """The values of :func:`add_balance_rows`' rows, in its order, from the per-bus complex mismatch."""
+def balance_values(mismatch: np.ndarray) -> dict[str, np.ndarray]:
+    """The values of :func:`add_balance_rows`' rows by type, from the per-bus complex mismatch."""
     total = mismatch.sum()
-    return [mismatch.real, mismatch.imag, np.array([total.real]), np.array([total.imag])]
+    return {"p_balance": mismatch.real, "q_balance": mismatch.imag, "total_p_balance": np.array([total.real]),
+            "total_q_balance": np.array([total.imag])}
 
 
 def balance_rule(tol: ACTolerances, base_mva: float) -> str:
@@ -155,12 +156,17 @@ class LimitRows:
     angle_to: np.ndarray
     gen_split: tuple[np.ndarray, np.ndarray] | None  # (answered, derived) generators of setpoint answers
 
-    def values(self, inst: GridInstance, S_ends: np.ndarray, vm, va_deg, pg, qg) -> list[np.ndarray]:
-        """The rows' values, in the order :func:`add_limit_rows` declared them (``S_ends``: branch-end
+    def values(self, inst: GridInstance, S_ends: np.ndarray, vm, va_deg, pg, qg) -> dict[str, np.ndarray]:
+        """The rows' values by type, as :func:`add_limit_rows` declared them (``S_ends``: branch-end
         powers in p.u., the part of :func:`complex_powers` after the buses)."""
         flows = np.abs(S_ends) * inst.model.base_mva
-        p = [pg] if self.gen_split is None else [pg[self.gen_split[0]], pg[self.gen_split[1]]]
-        return [vm, *p, qg, flows[self.flow_rows], va_deg[self.angle_from] - va_deg[self.angle_to]]
+        out = {"bus_vm": vm, "gen_q": qg, "branch_flow": flows[self.flow_rows],
+               "angle_diff": va_deg[self.angle_from] - va_deg[self.angle_to]}
+        if self.gen_split is None:
+            out["gen_p"] = pg
+        else:
+            out["gen_p"], out["slack_p"] = pg[self.gen_split[0]], pg[self.gen_split[1]]
+        return out
 
 
 def add_limit_rows(block: RowBlock, inst: GridInstance, tol: ACTolerances, labels: Labels,

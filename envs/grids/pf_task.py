@@ -24,7 +24,7 @@ from ..core.constraints import ConstraintReport, RowBlock
 from ..core.family import solution_record, values_from_solution
 from ..core.schema import AnswerSchema, Section, Values
 from . import render
-from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, generator_outputs, setpoint_power_flow
+from .acopf import ANGLE_RANGE_DEG, P_FIELD, Q_FIELD, generator_outputs, setpoint_power_flow, state_fields
 from .checks import (ACTolerances, add_balance_rows, add_ref_angle_row, balance_mismatch, balance_rule,
                      balance_values, bus_powers, pick)
 from .family import GridFamily, angle_bounds
@@ -81,7 +81,7 @@ class PowerFlowFamily(GridFamily):
     # ---- schema and prompt ---------------------------------------------------------
     def schema(self, inst: GridInstance) -> AnswerSchema:
         return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, Q_FIELD)),
-                             Section("buses", inst.bus_ids, (VM_FIELD, VA_FIELD))))
+                             Section("buses", inst.bus_ids, state_fields(inst.model))))
 
     def render(self, inst: GridInstance) -> str:
         m, tol = inst.model, self.tolerances
@@ -119,8 +119,8 @@ class PowerFlowFamily(GridFamily):
         vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
         mismatch = balance_mismatch(inst, bus_powers(m, vm * np.exp(1j * np.deg2rad(va))), pg, qg)
         report = ConstraintReport()
-        report.add_block(inst.rows, np.concatenate([*balance_values(mismatch), vm[inst.gen_buses],
-                                                    pg[inst.fixed_p], va[m.ref:m.ref + 1]]))
+        report.add_block(inst.rows, {**balance_values(mismatch), "vm_setpoint": vm[inst.gen_buses],
+                                     "p_setpoint": pg[inst.fixed_p], "ref_angle": va[m.ref:m.ref + 1]})
         return report, float(pg.sum()) if np.isfinite(pg).all() else None
 
     def answer_errors(self, inst: GridInstance, values: Values, solution: dict) -> dict:
