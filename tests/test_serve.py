@@ -18,9 +18,6 @@ from feasgym.integrations.scoring import InstanceKey, InstanceStore
 from feasgym.integrations.server import create_app, serve_in_background
 
 ENV_ID = "feasgym/ACOPF-case5-v0"
-# the serve command's own parser and run (the full CLI also builds every other command's parser)
-RUN_SERVE = ("import argparse, sys; from feasgym.commands import serve; p = argparse.ArgumentParser(); "
-             "serve.add_arguments(p); sys.exit(serve.run(p.parse_args(sys.argv[1:])))")
 KEYS = [("train", 0, k) for k in range(3)] + [("test", 5, 0)]
 
 
@@ -184,7 +181,7 @@ def test_feasgym_serve_command(cases):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-c", RUN_SERVE, "--env", ENV_ID, "--n", "1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "feasgym.cli", "serve", "--env", ENV_ID, "--n", "1", "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ))
     try:
         deadline = time.monotonic() + 60
@@ -199,5 +196,5 @@ def test_feasgym_serve_command(cases):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    bad = subprocess.run([sys.executable, "-c", RUN_SERVE], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "feasgym.cli", "serve"], capture_output=True, text=True)
     assert bad.returncode == 2 and "nothing to serve" in bad.stderr
