@@ -268,14 +268,19 @@ def _phase(tok: np.ndarray, max_depth: int):
     if high - low < max_depth:  # no parse can go max_depth levels deeper than where it started
         return pos[starts], ends, parses, np.zeros(starts.size, bool)
     valid_to = np.where(parses, s_match + 1, first_bad)  # tokens read without error (exclusive)
-    # Too deep: the first open max_depth levels below a start, after it, read before its parse ends or fails.
-    o_pos = np.flatnonzero(s_open)  # opens in (level, token) order
-    o_keys = s_level[o_pos].astype(np.int64) * (m + 1) + order[o_pos]
-    q = (level[starts].astype(np.int64) + max_depth) * (m + 1) + starts
-    q_order = np.argsort(q, kind="stable")
-    j = np.empty(starts.size, np.intp)
-    j[q_order] = np.searchsorted(o_keys, q[q_order], side="right")  # sorted queries: a fast search
-    j_safe = np.minimum(j, o_pos.size - 1)
-    hit = (j < o_pos.size) & (s_level[o_pos[j_safe]] == level[starts] + max_depth)
-    deep_at = np.where(hit, order[o_pos[j_safe]], m)
-    return pos[starts], ends, parses, deep_at < valid_to
+    too_deep = np.zeros(starts.size, bool)
+    # Too deep: the first open max_depth levels below a start, after it, read before its parse ends or fails
+    # (only starts that read more than max_depth tokens can get there).
+    long = np.flatnonzero(valid_to - starts > max_depth)
+    if long.size:
+        o_pos = np.flatnonzero(s_open)  # opens in (level, token) order
+        o_keys = s_level[o_pos].astype(np.int64) * (m + 1) + order[o_pos]
+        target = level[starts[long]] + max_depth
+        q = target.astype(np.int64) * (m + 1) + starts[long]
+        q_order = np.argsort(q, kind="stable")
+        j = np.empty(long.size, np.intp)
+        j[q_order] = np.searchsorted(o_keys, q[q_order], side="right")  # sorted queries: a fast search
+        j_safe = np.minimum(j, o_pos.size - 1)
+        hit = (j < o_pos.size) & (s_level[o_pos[j_safe]] == target)
+        too_deep[long] = np.where(hit, order[o_pos[j_safe]], m) < valid_to[long]
+    return pos[starts], ends, parses, too_deep
