@@ -135,3 +135,56 @@ def test_grpo_trainer_step_logs_the_env_scores(tmp_path):
         assert logged[f"rewards/{name}/mean"] == pytest.approx(float(np.mean(out)), abs=1e-6)
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert len(before) == len(list(model.parameters()))
+
+
+def test_only_the_last_assistant_message_is_scored():
+    """A trailing user/tool message holding the oracle's answer earns nothing; no assistant message: all 0."""
+    env, completions, columns, expected = _batch(n_instances=1)
+    oracle, prose = completions[0], completions[3]
+    one = {k: v[:1] for k, v in columns.items()}
+    chats = [
+        [{"role": "assistant", "content": prose}, {"role": "user", "content": oracle}],
+        [{"role": "assistant", "content": prose}, {"role": "tool", "content": oracle}],
+        [{"role": "user", "content": oracle}],
+        [{"role": "system", "content": oracle}, {"role": "assistant", "content": oracle}, {"role": "tool", "content": "ok"}],
+        [],
+        {"role": "assistant", "content": oracle},
+        {"role": "user", "content": oracle},
+    ]
+    funcs = trl_reward_functions(ENV_ID)
+    scores = [[f(prompts=None, completions=[chat], **one)[0] for f in funcs] for chat in chats]
+    assert scores[0][:2] == [0.0, 0.0] and scores[1][:2] == [0.0, 0.0]
+    assert scores[2] == [0.0, 0.0, 0.0] and scores[4] == [0.0, 0.0, 0.0] and scores[6] == [0.0, 0.0, 0.0]
+    assert scores[3][:2] == [1.0, 1.0] and scores[5][:2] == [1.0, 1.0]
+
+
+def test_content_parts_that_are_not_text_hold_no_text():
+    assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": None}, {"type": "text", "text": 5},
+                                                             {"type": "image_url", "image_url": {"url": "x"}}, 7, None,
+                                                             {"type": "text", "text": "a"}, "b"]}]) == "ab"
+    assert completion_text([{"role": "assistant", "content": None}]) == ""
+    assert completion_text([{"role": "assistant", "content": 12.5}]) == ""
+    assert completion_text([{"role": "assistant", "content": {"text": "x"}}]) == ""
+
+
+class _Hostile:
+    def __str__(self):
+        raise RuntimeError("no text")
+
+    def __eq__(self, other):
+        raise RuntimeError("no comparison")
+
+    def get(self, *args):
+        raise RuntimeError("no get")
+
+
+@pytest.mark.parametrize("completion", [None, 0, 3.5, b'{"a": 1}', bytearray(b"\xff\xfe"), [None], [1, 2], [[]],
+                                        [{"role": None}], [{"role": "assistant"}], [_Hostile()], _Hostile(),
+                                        {"content": "x"}, ({"role": "assistant", "content": "t"},), object()])
+def test_reward_functions_never_raise_on_any_completion(completion):
+    _, _, columns, _ = _batch(n_instances=1)
+    one = {k: v[:1] for k, v in columns.items()}
+    assert isinstance(completion_text(completion), str)
+    for f in trl_reward_functions(ENV_ID):
+        out = f(prompts=None, completions=[completion], **one)
+        assert len(out) == 1 and isinstance(out[0], float)
