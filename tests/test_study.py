@@ -1,20 +1,29 @@
-"""``feasgym study`` end to end in miniature: every artifact, the questions, resume, failures."""
+"""``feasgym study`` in miniature: every artifact over two training seeds, the seed-level
+statistics against hand-computed cases, validation before writing, token budgets, Portfolio."""
 import json
+import os
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `feasgym study` does (effective if torch is not loaded yet)
+
+import numpy as np
 import pytest
 
-from feasgym.agents.training.base_model import TinyModelSpec
+from feasgym.agents.training.base_model import TinyModelSpec, build_base_model
 from feasgym.agents.training.grpo import GRPOBudget
 from feasgym.agents.training.sft import SFTBudget
-from feasgym.study import PROFILES, STAGES, StudyError, run_study
-from feasgym.study.questions import paired_difference, signed_rank_p, verdict
+from feasgym.study import PROFILES, StudyError, run_study
+from feasgym.study.pipeline import stage_names
+from feasgym.study.questions import effect_matrix, paired_difference, signed_rank_p
+from feasgym.study.stats import experiment_effect, linear_trend, seed_instance_bootstrap, verdict, within_instance_trend
 
+TINY = TinyModelSpec(n_layer=1, n_embd=32, n_head=2, n_positions=2048, vocab_size=1200)
 MINI = PROFILES["cpu-quick"].with_overrides(
-    name="mini", n_train=3, n_probe=2, n_test=3, n_ood=3, data_workers=1,
-    model=TinyModelSpec(n_layer=1, n_embd=32, n_head=2, n_positions=1024, vocab_size=1200),
-    sft=SFTBudget(epochs=1, batch_size=3, probe_every=0),
-    grpo=GRPOBudget(max_steps=1, num_generations=2, prompts_per_step=1, max_completion_length=8),
-    max_new_tokens=8, eval_batch_size=8)
+    name="mini", seeds=(0, 1), n_train=3, n_probe=2, n_test=3, n_ood=3, n_grpo=2, data_workers=1,
+    pretrain_envs=(("feasgym/DCOPF-case5-v0", 3, {}),),
+    pretrain=SFTBudget(epochs=1, batch_size=3, probe_at_start=False), model=TINY,
+    sft=SFTBudget(epochs=1, batch_size=1, probe_at_start=False),  # 3 steps: the order differs by seed
+    grpo=GRPOBudget(max_steps=2, num_generations=2, prompts_per_step=1, temperature=0.3, probe_at_start=False),
+    max_new_tokens=None, eval_batch_size=8)
 
 
 @pytest.fixture(scope="module")
@@ -25,84 +34,155 @@ def study(tmp_path_factory):
     return out, report, logs
 
 
-def test_miniature_study_writes_every_artifact(study):
+def test_miniature_multi_seed_study_writes_every_artifact(study):
     out, report, logs = study
     assert report == out / "report.md" and report.exists()
-    for stage in STAGES:
+    for stage in stage_names(MINI):
         assert (out / stage / "DONE.json").exists(), stage
-    for path in ("base/model/config.json", "sft/model/config.json", "grpo/model/config.json",
-                 "sft/summary.json", "grpo/summary.json", "sft/probe.jsonl", "grpo/probe.jsonl",
-                 "arena/in-distribution/summary.json", "arena/ood/summary.json",
-                 "arena/in-distribution/episodes.jsonl", "format_vs_feasibility.png", "training_curves.png",
-                 "questions.json", "settings.json"):
+    for path in ("base/pretrain/model/config.json", "seed-0/sft/model/config.json", "seed-1/grpo/model/config.json",
+                 "seed-0/sft/summary.json", "seed-1/grpo/summary.json", "seed-0/grpo/probe.jsonl",
+                 "arena/in-distribution/summary.json", "arena/ood/summary.json", "arena/in-distribution/episodes.jsonl",
+                 "format_vs_feasibility.png", "training_curves.png", "questions.json", "settings.json", "budget.json",
+                 "violations_in-distribution_feasgym_ACOPF-case5-v0.png", "violations_ood_feasgym_ACOPF-case5-v0.png"):
         assert (out / path).is_file(), path
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["threads"] == 2 and settings["seeds"] == [0, 1]
     text = report.read_text()
     lines = text.splitlines()
-    assert lines[2] == "**Did SFT raise format?**"
-    assert "**Did SFT raise feasibility?**" in lines[:12] and "**Did RL raise feasibility beyond SFT?**" in lines[:18]
-    assert text.count("- in-distribution (feasgym/ACOPF-case5-v0):") == 3
-    assert text.count("- ood (feasgym/ACOPF-case5-v0 OOD") == 3
-    assert "95% CI" in lines[3] and "p = " in lines[3]
-    for heading in ("## Run", "Violation rate by constraint type", "![format vs feasibility]", "![training curves]"):
-        assert heading in text
-    grpo = json.loads((out / "grpo" / "summary.json").read_text())
-    assert any("rewards/feasibility_reward/mean" in h for h in grpo["log_history"])
+    assert lines[0].startswith("# feasgym study (mini): 2 training seeds")
+    verdicts = [i for i, line in enumerate(lines) if line.startswith("**Did ")]
+    assert [lines[i] for i in verdicts] == ["**Did SFT raise format?**", "**Did SFT raise feasibility?**",
+                                            "**Did RL raise feasibility beyond SFT?**"]
+    assert verdicts[-1] < lines.index("## Per seed")  # verdicts first, then per-seed rows
+    assert "seed x instance bootstrap, 2 seeds x 3 instances" in lines[verdicts[0] + 1]
+    assert "per seed" in lines[verdicts[0] + 1] and "Power:" in lines[verdicts[0] + 1]
+    assert "looks-right template" in text
+    for heading in ("## RL stage", "## Run", "token budget: longest oracle answer", "pinned to 2 threads",
+                    "Violation rate by constraint type", "![violations on the grid"):
+        assert heading in text, heading
+    per_seed = [line for line in lines if line.startswith("| in-distribution (") or line.startswith("| ood (")]
+    assert len(per_seed) == 4  # 2 evaluations x 2 seeds
+    summary = json.loads((out / "arena" / "in-distribution" / "summary.json").read_text())
+    assert set(summary["agents"]) == {"base", "sft-s0", "rl-s0", "sft-s1", "rl-s1", "oracle", "looks-right"}
+    grpo = json.loads((out / "seed-0" / "grpo" / "summary.json").read_text())
+    budget = json.loads((out / "budget.json").read_text())
+    assert grpo["budget"]["max_completion_length"] == budget["max_new_tokens"] == budget["needed"]
+    assert len(grpo["reward_trace"]) == 2 * 2  # steps x generations
+    done = json.loads((out / "seed-0" / "grpo" / "DONE.json").read_text())
+    assert done["result"]["reward_trend"]["samples"] == 4
+    base = json.loads((out / "base" / "DONE.json").read_text())["result"]
+    assert base["built"] and base["pretrain_envs"] == ["feasgym/DCOPF-case5-v0"]
 
 
-def test_questions_match_the_arena_pairs_and_baselines(study):
+def test_seeds_train_different_models_on_the_same_instances(study):
     out = study[0]
+    from safetensors.numpy import load_file
+
+    a = load_file(out / "seed-0" / "sft" / "model" / "model.safetensors")
+    b = load_file(out / "seed-1" / "sft" / "model" / "model.safetensors")
+    assert any(not np.array_equal(a[k], b[k]) for k in a)  # batch order differs by seed
     from feasgym.agents.arena.records import EpisodeStore
 
-    summary = json.loads((out / "arena" / "in-distribution" / "summary.json").read_text())
-    section_label, section = next(iter(summary["envs"].items()))
     store = EpisodeStore(out / "arena" / "in-distribution" / "episodes.jsonl")
-    records = {a: list(store.select(section_label, a, range(3))) for a in summary["agents"]}
-    pair = next(p for p in section["pairs"] if {p["a"], p["b"]} == {"base", "sft"})
-    assert pair["a"] == "base"  # agents' order; the study's question is oriented sft - base
-    ours = paired_difference(records["sft"], records["base"], "format")
-    assert ours["mean"] == pytest.approx(-pair["format_diff"]["mean"])
-    ours = paired_difference(records["sft"], records["base"], "feasible")
-    assert ours["mean"] == pytest.approx(-pair["feasible_diff"]) and ours["p"] == pytest.approx(pair["mcnemar_p"])
-    oracle_vs_looks = paired_difference(records["oracle"], records["looks-right"], "feasible")
-    assert oracle_vs_looks["mean"] > 0  # the oracle is feasible on every instance, the template is not
-    assert section["agents"]["oracle"]["feasible"]["mean"] == 1.0
+    keys = {(r["agent"], r["instance"], r["prompt_hash"]) for r in store.records.values()}
+    by_agent = {}
+    for agent, inst, h in keys:
+        by_agent.setdefault(agent, set()).add((inst, h))
+    assert len({frozenset(v) for v in by_agent.values()}) == 1  # every model answered the same prompts
 
 
-def test_signed_rank_and_verdicts():
+def test_seed_instance_bootstrap_matches_a_hand_computed_case():
+    # Seed 0 improves every instance by 1, seed 1 by 0: resampling 2 seeds gives mean 0, 0.5 or 1 with
+    # probabilities 1/4, 1/2, 1/4 whatever the instances, so the 95% CI is [0, 1] and the verdict is not "yes",
+    # although a per-instance test that pools the 2 x 4 differences would call it clearly positive.
+    d = np.array([[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    means = seed_instance_bootstrap(d, n_boot=20000, rng=np.random.default_rng(1))
+    values, counts = np.unique(means, return_counts=True)
+    assert values.tolist() == [0.0, 0.5, 1.0]
+    assert counts / counts.sum() == pytest.approx([0.25, 0.5, 0.25], abs=0.01)
+    effect = experiment_effect(d)
+    assert (effect["mean"], effect["ci_low"], effect["ci_high"]) == (0.5, 0.0, 1.0)
+    assert effect["per_seed"] == [1.0, 0.0] and verdict(effect) == "no clear change"
+    # SE of the mean of two seeds drawn with replacement from {1, 0}: sd({0, .5, 1} w.p. 1/4, 1/2, 1/4) = sqrt(1/8)
+    assert effect["se"] == pytest.approx(np.sqrt(1 / 8), rel=0.03)
+    # Instance resampling only: both seeds identical, instances {0, 1}: a 2 x 2 block mean over 2 resampled
+    # instances is 0, 0.5, 1 w.p. 1/4, 1/2, 1/4 as well.
+    d2 = np.array([[0.0, 1.0], [0.0, 1.0]])
+    means2 = seed_instance_bootstrap(d2, n_boot=20000, rng=np.random.default_rng(2))
+    assert np.mean(means2 == 0.5) == pytest.approx(0.5, abs=0.01)
+    # Every seed and instance positive: the CI excludes 0
+    positive = experiment_effect(np.array([[0.2, 0.4, 0.3], [0.5, 0.1, 0.2], [0.3, 0.3, 0.4]]))
+    assert positive["ci_low"] > 0 and verdict(positive) == "yes"
+    point = experiment_effect(np.zeros((3, 4)))
+    assert point["se"] == 0 and verdict(point) == "no clear change"
+
+
+def test_effect_matrix_pairs_each_seed_with_its_own_models():
+    rec = lambda vals: [{"instance": i, "feasible": v, "constraint_rate": v} for i, v in enumerate(vals)]  # noqa: E731
+    records = {"base": rec([0, 0, 0]), "sft-s0": rec([1, 0, 0]), "rl-s0": rec([1, 1, 0]),
+               "sft-s1": rec([0, 0, 0]), "rl-s1": rec([0, 0, 1])}
+    assert effect_matrix(records, "rl", "sft", "feasible", [0, 1]).tolist() == [[0, 1, 0], [0, 0, 1]]
+    assert effect_matrix(records, "sft", "base", "feasible", [0, 1]).tolist() == [[1, 0, 0], [0, 0, 0]]
+
+
+def test_trend_statistics_against_hand_computed_fits():
+    fit = linear_trend([0, 1, 2, 3], [1, 3, 5, 7])
+    assert fit["slope"] == pytest.approx(2.0) and fit["ci_low"] == pytest.approx(2.0)
+    # two instances, each rising by 0.1 per batch around its own level: within-instance slope exactly 0.1
+    trace = [[b, "E", 0, 0.2 + 0.1 * b] for b in range(4)] + [[b, "E", 1, 0.9 + 0.1 * b] for b in range(4)]
+    trend = within_instance_trend(trace)
+    assert trend["slope"] == pytest.approx(0.1) and trend["ci_low"] == pytest.approx(0.1)
+    assert trend["instances"] == 2 and trend["visits_per_instance"] == 4
+
+
+def test_signed_rank_and_paired_difference_detail():
     assert signed_rank_p([0, 0, 0]) == 1.0
     assert signed_rank_p([1.0] * 12) < 0.01
-    assert verdict({"n": 10, "mean": 0.5, "ci_low": 0.3, "ci_high": 0.7, "p": 0.001}) == "yes"
-    assert verdict({"n": 10, "mean": -0.5, "ci_low": -0.7, "ci_high": -0.3, "p": 0.001}) == "no, it lowered it"
-    assert verdict({"n": 10, "mean": 0.1, "ci_low": -0.1, "ci_high": 0.3, "p": 0.4}) == "no clear change"
+    a = [{"instance": i, "feasible": v} for i, v in enumerate([1, 1, 1, 0])]
+    b = [{"instance": i, "feasible": 0} for i in range(4)]
+    d = paired_difference(a, b, "feasible")
+    assert d["mean"] == 0.75 and d["p"] == pytest.approx(0.25)  # exact McNemar 3 vs 0: 2 * 0.5**3
 
 
-def test_resume_skips_done_stages_and_reruns_unfinished_ones(study):
+def test_resume_skips_done_stages_and_accepts_changes_no_finished_stage_depends_on(study):
     out = study[0]
-    sft_mtime = (out / "sft" / "model" / "model.safetensors").stat().st_mtime_ns
+    sft_mtime = (out / "seed-0" / "sft" / "model" / "model.safetensors").stat().st_mtime_ns
     logs = []
     run_study(MINI, out, progress=False, log=logs.append)
-    assert [line for line in logs if "skipped" in line] == [l for l in logs if l.startswith("[")]
-    assert len([line for line in logs if "skipped" in line]) == len(STAGES)
+    assert len([line for line in logs if "skipped" in line]) == len(stage_names(MINI))
     (out / "report" / "DONE.json").unlink()
     (out / "report.md").unlink()
     logs = []
     run_study(MINI, out, progress=False, log=logs.append)
-    assert "[report] running" in logs and "[sft] running" not in logs
+    assert "[report] running" in logs and "[seed-0/sft] running" not in logs
     assert (out / "report.md").exists()
-    assert (out / "sft" / "model" / "model.safetensors").stat().st_mtime_ns == sft_mtime
-    with pytest.raises(StudyError, match="other settings"):
+    assert (out / "seed-0" / "sft" / "model" / "model.safetensors").stat().st_mtime_ns == sft_mtime
+    with pytest.raises(StudyError, match="other settings.*data"):
         run_study(MINI.with_overrides(n_test=4), out, progress=False, log=lambda s: None)
+    with pytest.raises(StudyError, match="depend on them: base, seed-0/sft"):
+        run_study(MINI.with_overrides(threads=1), out, progress=False, log=lambda s: None)
 
 
-def test_failed_stage_exits_non_zero_with_a_clear_message(tmp_path, capsys):
+def test_misspelled_id_writes_nothing_and_the_folder_stays_reusable(tmp_path, capsys):
     from feasgym.cli import main
 
     out = tmp_path / "bad"
-    code = main(["study", "--env", "feasgym/NoSuchEnv-v0", "--out", str(out), "--no-progress"])
+    code = main(["study", "--env", "feasgym/ACOPF-case5-v9", "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 1
-    assert "stage 'data' failed" in err and "rerun the same command to resume" in err
-    assert (out / "settings.json").exists() and not (out / "data" / "DONE.json").exists()
+    assert "unknown target env id 'feasgym/ACOPF-case5-v9'" in err and "did you mean feasgym/ACOPF-case5-v0" in err
+    assert "nothing was written" in err and not out.exists()
+    code = main(["study", "--env-option", "answer_mode=sideways", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "answer_mode must be one of" in err and not out.exists()
+    # the corrected settings then start cleanly in the same folder (validated, then adopted)
+    from feasgym.study.pipeline import DERIVED_STAGES, stage_deps, study_settings
+    from feasgym.study.stages import RunFolder
+    from feasgym.study.validate import validate_profile
+
+    validate_profile(MINI)
+    RunFolder(out).open(study_settings(MINI, None), stage_names(MINI), stage_deps, DERIVED_STAGES)
+    assert json.loads((out / "settings.json").read_text())["seeds"] == [0, 1]
 
 
 def test_env_options_are_read_like_the_export_env_kwargs(tmp_path, capsys):
@@ -110,19 +190,69 @@ def test_env_options_are_read_like_the_export_env_kwargs(tmp_path, capsys):
     from feasgym.commands.export import parse_env_kwargs
 
     assert parse_env_kwargs(["answer_mode=full"]) == {"answer_mode": "full"}
-    assert parse_env_kwargs(["perturbation=null"]) == {"perturbation": None}
     assert parse_env_kwargs(["perturbation={\"scale\": [0.9, 1.0]}"]) == {"perturbation": {"scale": [0.9, 1.0]}}
     assert main(["study", "--env-option", "answer_mode", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "--env-option expects KEY=VALUE" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
-def test_env_option_overrides_the_profile_and_is_used_by_the_run(tmp_path, capsys):
+def test_other_validation_errors_name_the_fix():
+    from feasgym.study.validate import validate_profile
+
+    with pytest.raises(StudyError, match="no OOD variant defined for family 'ACOPF'"):
+        validate_profile(MINI.with_overrides(ood={}))
+    with pytest.raises(StudyError, match="seeds repeat"):
+        validate_profile(MINI.with_overrides(seeds=(0, 0)))
+    with pytest.raises(StudyError, match="pretraining demonstrations of tasks that are not the target"):
+        validate_profile(MINI.with_overrides(env_ids=("feasgym/DCOPF-case5-v0",), env_kwargs={}))
+    with pytest.raises(StudyError, match="--base-model 'no/such-local-model' cannot be loaded"):
+        validate_profile(MINI, base_model="no/such-local-model")
+
+
+@pytest.fixture(scope="module")
+def local_model(tmp_path_factory):
+    """A local model whose tokenizer knows little of the env text (so answers are long in tokens)."""
+    path = tmp_path_factory.mktemp("hub") / "tiny-lm"
+    return build_base_model(["generic text, nothing about grids"] * 4, path,
+                            TinyModelSpec(n_layer=1, n_embd=16, n_head=2, n_positions=4096, vocab_size=300))
+
+
+def test_base_model_limit_below_the_oracle_answer_stops_before_training(tmp_path, local_model, capsys):
     from feasgym.cli import main
 
-    out = tmp_path / "opt"
-    # an invalid option value fails the data stage with the env's own message, so the option was applied
-    code = main(["study", "--env-option", "answer_mode=sideways", "--out", str(out), "--no-progress"])
-    assert code == 1 and "answer_mode must be one of" in capsys.readouterr().err
-    settings = json.loads((out / "settings.json").read_text())
-    assert settings["profile"]["env_kwargs"] == {"feasgym/ACOPF-case5-v0": {"answer_mode": "sideways"}}
+    out = tmp_path / "limit"
+    code = main(["study", "--base-model", str(local_model), "--max-new-tokens", "40", "--seeds", "0",
+                 "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "--max-new-tokens 40 is below what the task's answers need: the longest oracle answer is" in err
+    assert "rerun with --max-new-tokens" in err
+    assert not (out / "seed-0" / "sft").exists()  # no training started
+    assert (out / "data" / "DONE.json").exists() and not (out / "base" / "DONE.json").exists()
+    # with the limit the message names, the same folder goes on (its data are kept)
+    needed = int(err.split("rerun with --max-new-tokens ")[1].split()[0])
+    tokens = len(__import__("transformers").AutoTokenizer.from_pretrained(local_model)(
+        json.loads((out / "data" / "feasgym_ACOPF-case5-v0.test.jsonl").read_text().splitlines()[0])["completion"],
+        add_special_tokens=False)["input_ids"])
+    assert needed > tokens  # the oracle answer (plus EOS and margin) in this model's own tokens
+
+
+def test_base_model_whose_context_cannot_hold_the_answer_stops_with_a_clear_error(tmp_path):
+    short = build_base_model(["generic text"] * 4, tmp_path / "short-lm",
+                             TinyModelSpec(n_layer=1, n_embd=16, n_head=2, n_positions=512, vocab_size=300))
+    with pytest.raises(StudyError, match=r"the model's context \(512 tokens\) cannot hold the longest prompt"):
+        run_study(MINI.with_overrides(seeds=(0,)), tmp_path / "ctx", base_model=str(short), progress=False,
+                  log=lambda s: None)
+
+
+@pytest.mark.slow  # ~25-45 s on the shared 2-core machine: a whole (tiny) study
+def test_portfolio_works_as_a_study_env(tmp_path):
+    profile = MINI.with_overrides(seeds=(0,), env_ids=("feasgym/Portfolio-n10-v0",), env_kwargs={}, n_train=2,
+                                  n_probe=1, n_test=2, n_ood=2, n_grpo=1)
+    report = run_study(profile, tmp_path / "pf", progress=False, log=lambda s: None)
+    text = report.read_text()
+    assert "feasgym/Portfolio-n10-v0 OOD (ood=return" in text
+    ood = json.loads((tmp_path / "pf" / "arena" / "ood" / "summary.json").read_text())
+    section = next(iter(ood["envs"].values()))
+    assert section["split"] == "ood" and section["agents"]["oracle"]["feasible"]["mean"] == 1.0
+    assert "no violation network" in text  # not a grid

@@ -155,3 +155,29 @@ def test_grpo_groups_share_the_instance_and_log_every_reward(base, rows, tmp_pat
     assert all(f"rewards/{n}/mean" in h for h in logged for n in ("format_reward", "optimality_reward"))
     with pytest.raises(ValueError):
         run_grpo(base, rows, tmp_path / "g1", GRPOBudget(num_generations=1))
+
+
+def test_token_budget_is_the_longest_oracle_answer_plus_a_margin(base, rows):
+    from transformers import AutoTokenizer
+
+    from feasgym.agents.training.budgets import BudgetError, token_budget
+
+    tok = AutoTokenizer.from_pretrained(base)
+    longest = max(len(tok(r["completion"], add_special_tokens=False)["input_ids"]) for r in rows) + 1  # + EOS
+    margin = max(16, -(-longest // 10))
+    budget = token_budget(tok, rows)
+    assert (budget.longest_answer, budget.margin, budget.max_new_tokens) == (longest, margin, longest + margin)
+    assert token_budget(tok, rows, user_limit=longest + margin + 5).max_new_tokens == longest + margin + 5
+    with pytest.raises(BudgetError, match=f"--max-new-tokens {longest} is below .* rerun with --max-new-tokens "
+                                          f"{longest + margin} or more"):
+        token_budget(tok, rows, user_limit=longest)
+    with pytest.raises(BudgetError, match="context"):
+        token_budget(tok, rows, context=budget.longest_prompt + 10)
+
+
+def test_training_shows_one_bar_with_its_key_figure_not_the_trainer_dicts(base, rows, tmp_path, capsys):
+    run_sft(base, rows, tmp_path / "sft-bar", SFTBudget(epochs=1, batch_size=1, probe_at_start=False),
+            progress=True, desc="SFT seed 7")
+    captured = capsys.readouterr()
+    assert "SFT seed 7" in captured.err and "loss=" in captured.err
+    assert "{'loss'" not in captured.out + captured.err and "'learning_rate'" not in captured.out + captured.err

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 
 from .common import check_context, lora_config, model_prompt, trainer_device_args
 from .probe import ProbeSet, probe_callbacks, train_and_save
+from .progress import KEY_FIGURES, stage_progress
 
 REWARD_ORDER = ("format_reward", "feasibility_reward", "optimality_reward")
 
@@ -69,8 +70,11 @@ def env_reward_functions(env_kwargs: dict[str, dict]) -> list[Callable]:
 def run_grpo(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, budget: GRPOBudget = GRPOBudget(),
              *, env_kwargs: dict[str, dict] | None = None, seed: int = 0, use_cpu: bool | None = None,
              reward_funcs: list[Callable] | None = None, probe: ProbeSet | None = None,
-             progress: bool = True) -> dict:
-    """GRPO from ``model_path`` on ``rows`` (``prompt`` + instance columns); save to ``out_dir/model``."""
+             progress: bool = True, desc: str = "GRPO") -> dict:
+    """GRPO from ``model_path`` on ``rows`` (``prompt`` + instance columns); save to ``out_dir/model``.
+
+    The summary's ``reward_trace`` holds every sampled completion's feasibility reward as
+    ``[generation batch, env_id, instance, reward]``, so a trend can be measured within instances."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
@@ -85,6 +89,9 @@ def run_grpo(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, 
     if reward_funcs is None:
         ids = sorted({r["env_id"] for r in rows})
         reward_funcs = env_reward_functions({eid: (env_kwargs or {}).get(eid, {}) for eid in ids})
+    trace: list = []
+    reward_funcs = [_traced(f, trace) if getattr(f, "__name__", "") == "feasibility_reward" else f
+                    for f in reward_funcs]
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(model_path)
@@ -98,8 +105,25 @@ def run_grpo(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, 
         temperature=budget.temperature, learning_rate=budget.learning_rate, beta=budget.beta,
         reward_weights=list(budget.reward_weights), multi_objective_aggregation="normalize_then_sum",
         logging_steps=1, save_strategy="no", seed=seed, data_seed=seed, use_vllm=False,
-        disable_tqdm=not progress, **trainer_device_args(use_cpu))
+        disable_tqdm=True, **trainer_device_args(use_cpu))
     callbacks = probe_callbacks(probe, budget, out)
+    callbacks.append(stage_progress(desc, KEY_FIGURES["grpo"], callbacks[0] if callbacks else None, progress))
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=config, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=lora_config(budget.lora), callbacks=callbacks)
-    return train_and_save(trainer, out, budget, len(rows), callbacks)
+    return train_and_save(trainer, out, budget, len(rows), callbacks, extra={"reward_trace": trace})
+
+
+def _traced(func: Callable, trace: list) -> Callable:
+    """``func`` (the feasibility reward) recording each value with its batch number and instance."""
+    calls = [0]
+
+    def reward(prompts=None, completions=(), **columns):
+        values = func(prompts=prompts, completions=completions, **columns)
+        for i, value in enumerate(values):
+            if value is not None:
+                trace.append([calls[0], columns["env_id"][i], int(columns["instance"][i]), float(value)])
+        calls[0] += 1
+        return values
+
+    reward.__name__ = func.__name__
+    return reward

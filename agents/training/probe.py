@@ -96,19 +96,22 @@ def probe_callbacks(probe: ProbeSet | None, budget, out: Path) -> list:
     return [] if probe is None else [probe_callback(probe, budget.probe_every, log, budget.probe_at_start)]
 
 
-def train_and_save(trainer, out: Path, budget, n_rows: int, callbacks: list) -> dict:
+def train_and_save(trainer, out: Path, budget, n_rows: int, callbacks: list, extra: dict | None = None) -> dict:
     """Train, save the model to ``out/model`` and write ``out/summary.json`` (shared by SFT and GRPO)."""
     from dataclasses import asdict
 
     from .common import save_trained, write_json
+    from .progress import quiet_trainer
 
+    quiet_trainer(trainer)
     result = trainer.train()
     checkpoint = save_trained(trainer, Path(out) / "model")
     summary = {
         "checkpoint": str(checkpoint), "budget": asdict(budget), "rows": n_rows,
         "train_runtime_s": result.metrics.get("train_runtime"), "steps": trainer.state.global_step,
         "log_history": trainer.state.log_history,
-        "probe": callbacks[0].records if callbacks else [],
+        "probe": next((c.records for c in callbacks if hasattr(c, "records")), []),
+        **(extra or {}),
     }
     write_json(Path(out) / "summary.json", summary)
     return summary

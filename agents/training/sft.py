@@ -13,6 +13,7 @@ from typing import Sequence
 
 from .common import check_context, lora_config, model_prompt, trainer_device_args
 from .probe import ProbeSet, probe_callbacks, train_and_save
+from .progress import KEY_FIGURES, stage_progress
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,10 @@ class SFTBudget:
 
 def run_sft(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, budget: SFTBudget = SFTBudget(),
             *, seed: int = 0, use_cpu: bool | None = None, probe: ProbeSet | None = None,
-            progress: bool = True) -> dict:
-    """Fine-tune ``model_path`` on ``rows`` (``prompt``, ``completion``); save to ``out_dir/model``."""
+            progress: bool = True, desc: str = "SFT") -> dict:
+    """Fine-tune ``model_path`` on ``rows`` (``prompt``, ``completion``); save to ``out_dir/model``.
+
+    ``progress``: one bar (``desc``) with the loss and the last probe, instead of the trainer's output."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -51,9 +54,10 @@ def run_sft(model_path: str | Path, rows: Sequence[dict], out_dir: str | Path, b
         per_device_train_batch_size=budget.batch_size, gradient_accumulation_steps=budget.grad_accum,
         learning_rate=budget.learning_rate, lr_scheduler_type="cosine", warmup_steps=budget.warmup_ratio,
         weight_decay=budget.weight_decay, logging_steps=1, save_strategy="no", seed=seed, data_seed=seed,
-        completion_only_loss=True, max_length=None, disable_tqdm=not progress,
+        completion_only_loss=True, max_length=None, disable_tqdm=True,
         **trainer_device_args(use_cpu))
     callbacks = probe_callbacks(probe, budget, out)
+    callbacks.append(stage_progress(desc, KEY_FIGURES["sft"], callbacks[0] if callbacks else None, progress))
     trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(budget.lora), callbacks=callbacks)
     return train_and_save(trainer, out, budget, len(rows), callbacks)

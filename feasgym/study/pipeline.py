@@ -1,43 +1,76 @@
-"""``run_study``: base model -> SFT -> GRPO -> arena (in-distribution and OOD) -> report.
+"""``run_study``: data -> base -> per training seed (SFT -> GRPO) -> arena -> report.
 
-Every stage writes into its own folder of the run folder and is skipped when done, so an
-interrupted study resumes where it stopped (see :mod:`feasgym.study.stages`).
+The instances (training, probes, evaluation) and the base are fixed by ``profile.seed``;
+each training seed of ``profile.seeds`` trains its own SFT and RL model (batch order and
+GRPO sampling from that seed), and every model answers the same evaluation instances,
+so the report's statistics can treat seeds as the unit of replication. Every stage writes
+into its own folder and is skipped when done, so an interrupted study resumes where it
+stopped (see :mod:`feasgym.study.stages`). Settings are validated before anything is written.
 """
 from __future__ import annotations
 
 import os
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
 from .profiles import StudyProfile
 from .stages import RunFolder, StudyError
 
-STAGES = ("data", "base", "sft", "grpo", "arena", "report")
 MODEL_AGENTS = ("base", "sft", "rl")
 BASELINE_AGENTS = ("oracle", "looks-right")
+DERIVED_STAGES = {"arena", "report"}
+
+# what each stage's results depend on (the rest of the settings may change on resume)
+DATA_KEYS = ("env_ids", "env_kwargs", "ood", "seed", "n_train", "n_test", "n_ood", "n_probe", "pretrain_envs",
+             "base_model")
+BASE_KEYS = DATA_KEYS + ("model", "pretrain", "threads")
+SFT_KEYS = BASE_KEYS + ("sft", "max_new_tokens", "lora_above_params", "lora")
+GRPO_KEYS = SFT_KEYS + ("grpo", "n_grpo")
+
+
+def stage_names(profile: StudyProfile) -> list[str]:
+    seeded = [f"seed-{s}/{stage}" for s in profile.seeds for stage in ("sft", "grpo")]
+    return ["data", "base", *seeded, "arena", "report"]
+
+
+def stage_deps(stage: str) -> tuple[str, ...] | None:
+    if stage == "data":
+        return DATA_KEYS
+    if stage == "base":
+        return BASE_KEYS
+    if stage.endswith("/sft"):
+        return SFT_KEYS
+    if stage.endswith("/grpo"):
+        return GRPO_KEYS
+    return None  # arena, report: everything (they are redone when anything changed)
+
+
+def agent_name(kind: str, seed: int | None = None) -> str:
+    """Arena names: ``base``, ``oracle``, ``looks-right``; per training seed ``sft-s0``, ``rl-s0``."""
+    return kind if seed is None else f"{kind}-s{seed}"
 
 
 def study_settings(profile: StudyProfile, base_model: str | None) -> dict:
-    return {"profile": asdict(profile), "base_model": base_model}
+    return {**asdict(profile), "base_model": base_model}
 
 
 def env_kwargs_for(profile: StudyProfile, env_id: str, ood: bool = False) -> dict:
     kwargs = dict(profile.env_kwargs.get(env_id, {}))
     if ood:
-        kwargs.update(profile.ood_kwargs)
+        kwargs.update(profile.ood_for(env_id)[0])
     return kwargs
 
 
 def eval_sets(profile: StudyProfile) -> dict[str, dict]:
-    """The arena's two evaluations: held-out test instances and the OOD variant."""
+    """The arena's two evaluations: held-out test instances and the OOD variant of each family."""
     return {
         "in-distribution": {"split": "test", "n": profile.n_test,
                             "envs": [(env_id, env_id, env_kwargs_for(profile, env_id)) for env_id in profile.env_ids]},
         "ood": {"split": "ood", "n": profile.n_ood,
-                "envs": [(f"{env_id} OOD ({profile.ood_label})", env_id, env_kwargs_for(profile, env_id, ood=True))
+                "envs": [(f"{env_id} OOD ({profile.ood_for(env_id)[1]})", env_id, env_kwargs_for(profile, env_id, True))
                          for env_id in profile.env_ids]},
     }
 
@@ -45,14 +78,43 @@ def eval_sets(profile: StudyProfile) -> dict[str, dict]:
 def run_study(profile: StudyProfile, out_dir: str | Path, *, base_model: str | None = None,
               progress: bool = True, log: Callable[[str], None] = print) -> Path:
     """Run (or resume) the study into ``out_dir``; returns the report's path. Raises :class:`StudyError`."""
+    from .validate import validate_profile
+
+    validate_profile(profile, base_model)  # before anything is written
+    _quiet_libraries()
+    import torch
+
+    torch.set_num_threads(int(profile.threads))
     folder = RunFolder(out_dir)
-    folder.check_settings(study_settings(profile, base_model))
+    names = stage_names(profile)
+    folder.open(study_settings(profile, base_model), names, stage_deps, DERIVED_STAGES)
     start = time.perf_counter()
     stages = _Stages(profile, folder, base_model, progress)
-    for name in STAGES:
-        folder.run_stage(name, getattr(stages, name), log)
+    for name in names:
+        if name.startswith("seed-"):
+            seed_part, stage = name.split("/")
+            work = getattr(stages, stage)
+            seed = int(seed_part.removeprefix("seed-"))
+            folder.run_stage(name, lambda out, w=work, s=seed: w(out, s), log)
+        else:
+            folder.run_stage(name, getattr(stages, name), log)
+        if name == "base":
+            stages.budget()  # the token budget from the base's tokenizer, checked before any training
     log(f"study finished in {time.perf_counter() - start:.0f} s (this session)")
     return folder.root / "report.md"
+
+
+def _quiet_libraries() -> None:
+    """No per-dataset map bars or info lines between the stage bars."""
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
 
 
 class _Stages:
@@ -60,6 +122,7 @@ class _Stages:
 
     def __init__(self, profile: StudyProfile, folder: RunFolder, base_model: str | None, progress: bool):
         self.p, self.folder, self.base_model, self.progress = profile, folder, base_model, progress
+        self._budget = None
 
     # ---- data ------------------------------------------------------------------------
     def data(self, out: Path) -> dict:
@@ -83,7 +146,16 @@ class _Stages:
                                      desc=f"instances {env_id} {part}")
                 write_rows(rows, out / f"{slug}.{part}.jsonl")
                 counts[f"{env_id} {part}"] = len(rows)
+        if self.base_model is None:
+            for env_id, n, kwargs in self._pretrain_envs():
+                rows = instance_rows(InstanceSource(env_id, "train", p.seed, dict(kwargs)), int(n),
+                                     workers=p.data_workers, progress=self.progress, desc=f"pretraining {env_id}")
+                write_rows(rows, out / f"pretrain.{_slug(env_id)}.jsonl")
+                counts[f"pretrain {env_id}"] = len(rows)
         return {"rows": counts}
+
+    def _pretrain_envs(self) -> list:
+        return [e for e in self.p.pretrain_envs if e[0] not in self.p.env_ids and int(e[1]) > 0]
 
     def _rows(self, part: str) -> list[dict]:
         from feasgym.agents.training.data import read_rows
@@ -93,25 +165,75 @@ class _Stages:
             rows.extend(read_rows(self.folder.stage_dir("data") / f"{_slug(env_id)}.{part}.jsonl"))
         return rows
 
+    def _pretrain_rows(self) -> list[dict]:
+        from feasgym.agents.training.data import read_rows
+
+        return [row for env_id, _n, _kw in self._pretrain_envs()
+                for row in read_rows(self.folder.stage_dir("data") / f"pretrain.{_slug(env_id)}.jsonl")]
+
+    def _grpo_rows(self) -> list[dict]:
+        from feasgym.agents.training.data import read_rows
+
+        rows = []
+        for env_id in self.p.env_ids:
+            env_rows = read_rows(self.folder.stage_dir("data") / f"{_slug(env_id)}.train.jsonl")
+            rows.extend(env_rows[: self.p.n_grpo] if self.p.n_grpo > 0 else env_rows)
+        return rows
+
     def _env_kwargs(self) -> dict[str, dict]:
         return {env_id: env_kwargs_for(self.p, env_id) for env_id in self.p.env_ids}
 
     def _probe(self):
         from feasgym.agents.training.probe import ProbeSet
 
-        return ProbeSet(self._rows("probe"), self._env_kwargs(), max_new_tokens=self.p.max_new_tokens,
+        return ProbeSet(self._rows("probe"), self._env_kwargs(), max_new_tokens=self.budget().max_new_tokens,
                         batch_size=self.p.eval_batch_size)
+
+    # ---- token budget ----------------------------------------------------------------
+    def _budget_rows(self) -> list[dict]:
+        return [row for part in ("train", "probe", "test", "ood") for row in self._rows(part)]
+
+    def _token_budget(self, model_path: str):
+        from transformers import AutoConfig, AutoTokenizer
+
+        from feasgym.agents.training.budgets import BudgetError, model_context, token_budget
+
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        try:
+            return token_budget(tokenizer, self._budget_rows(), user_limit=self.p.max_new_tokens,
+                                context=model_context(AutoConfig.from_pretrained(model_path)))
+        except BudgetError as exc:
+            raise StudyError(str(exc)) from exc
+
+    def budget(self):
+        """Generation/completion limit: the longest oracle answer + margin, or the user's (checked) limit."""
+        if self._budget is None:
+            from feasgym.agents.training.common import write_json
+
+            self._budget = self._token_budget(self._model("base"))
+            write_json(self.folder.root / "budget.json", self._budget.as_dict())
+        return self._budget
 
     # ---- models ----------------------------------------------------------------------
     def base(self, out: Path) -> dict:
         if self.base_model:
-            return {"model": self.base_model, "built": False}
+            self._token_budget(self.base_model)  # a too-small limit stops here, before any training
+            return {"model": self.base_model, "built": False, "parameters": _parameter_count(self.base_model)}
         from feasgym.agents.training.base_model import build_base_model
+        from feasgym.agents.training.probe import ProbeSet
+        from feasgym.agents.training.sft import run_sft
 
-        rows = self._rows("train")
+        rows = self._pretrain_rows()
         texts = [r["prompt"] for r in rows] + [r["completion"] for r in rows]
-        path = build_base_model(texts, out / "model", self.p.model)
-        return {"model": str(path), "built": True}
+        init = build_base_model(texts, out / "init", replace(self.p.model, seed=self.p.seed))
+        budget = self._token_budget(str(init))  # same tokenizer as the pretrained model: check before training
+        probe = ProbeSet(self._rows("probe"), self._env_kwargs(), max_new_tokens=budget.max_new_tokens,
+                         batch_size=self.p.eval_batch_size)
+        summary = run_sft(init, rows, out / "pretrain", self.p.pretrain, seed=self.p.seed, probe=probe,
+                          progress=self.progress, desc="pretrain base (other tasks)")
+        return {"model": summary["checkpoint"], "built": True, "parameters": _parameter_count(summary["checkpoint"]),
+                "pretrain_rows": len(rows), "pretrain_envs": [e[0] for e in self._pretrain_envs()],
+                "steps": summary["steps"], "final_probe": summary["probe"][-1] if summary["probe"] else None}
 
     def _model(self, stage: str) -> str:
         done = self.folder.done(stage)
@@ -119,31 +241,50 @@ class _Stages:
             raise StudyError(f"stage {stage!r} has not finished")
         return done["result"]["model"]
 
-    def sft(self, out: Path) -> dict:
+    def _lora(self) -> dict | None:
+        base = self.folder.done("base")["result"]
+        if not base["built"] and (base.get("parameters") or 0) > self.p.lora_above_params:
+            return dict(self.p.lora)
+        return None
+
+    def sft(self, out: Path, seed: int) -> dict:
         from feasgym.agents.training.sft import run_sft
 
-        summary = run_sft(self._model("base"), self._rows("train"), out, self.p.sft, seed=self.p.seed,
-                          probe=self._probe(), progress=self.progress)
+        budget = replace(self.p.sft, lora=self._lora())
+        summary = run_sft(self._model("base"), self._rows("train"), out, budget, seed=seed,
+                          probe=self._probe(), progress=self.progress, desc=f"SFT seed {seed}")
         return {"model": summary["checkpoint"], "steps": summary["steps"], "train_runtime_s": summary["train_runtime_s"],
                 "final_probe": summary["probe"][-1] if summary["probe"] else None}
 
-    def grpo(self, out: Path) -> dict:
+    def grpo(self, out: Path, seed: int) -> dict:
         from feasgym.agents.training.grpo import run_grpo
 
-        summary = run_grpo(self._model("sft"), self._rows("train"), out, self.p.grpo,
-                           env_kwargs=self._env_kwargs(), seed=self.p.seed, probe=self._probe(),
-                           progress=self.progress)
+        from .stats import within_instance_trend
+
+        budget = replace(self.p.grpo, max_completion_length=self.budget().max_new_tokens, lora=self._lora())
+        rows = self._grpo_rows()
+        summary = run_grpo(self._model(f"seed-{seed}/sft"), rows, out, budget,
+                           env_kwargs=self._env_kwargs(), seed=seed, probe=self._probe(),
+                           progress=self.progress, desc=f"GRPO seed {seed}")
         return {"model": summary["checkpoint"], "steps": summary["steps"], "train_runtime_s": summary["train_runtime_s"],
-                "final_probe": summary["probe"][-1] if summary["probe"] else None}
+                "prompts": len(rows), "final_probe": summary["probe"][-1] if summary["probe"] else None,
+                "reward_trend": within_instance_trend(summary["reward_trace"])}
 
     # ---- evaluation ------------------------------------------------------------------
+    def agent_models(self) -> dict[str, str]:
+        models = {agent_name("base"): self._model("base")}
+        for s in self.p.seeds:
+            models[agent_name("sft", s)] = self._model(f"seed-{s}/sft")
+            models[agent_name("rl", s)] = self._model(f"seed-{s}/grpo")
+        return models
+
     def arena(self, out: Path) -> dict:
         from feasgym.agents import make_agent
         from feasgym.agents.arena import run_arena
 
-        agents = {name: make_agent(f"hf:{self._model(stage)}", max_new_tokens=self.p.max_new_tokens,
-                                   batch_size=self.p.eval_batch_size)
-                  for name, stage in zip(MODEL_AGENTS, ("base", "sft", "grpo"))}
+        limit = self.budget().max_new_tokens
+        agents = {name: make_agent(f"hf:{path}", max_new_tokens=limit, batch_size=self.p.eval_batch_size)
+                  for name, path in self.agent_models().items()}
         agents.update({name: make_agent(name) for name in BASELINE_AGENTS})
         results = {}
         try:
@@ -159,8 +300,19 @@ class _Stages:
     def report(self, out: Path) -> dict:
         from .report import write_study_report
 
-        path = write_study_report(self.folder, self.p, machine_info())
+        path = write_study_report(self.folder, self.p, machine_info(), self.budget().as_dict())
         return {"report": str(path)}
+
+
+def _parameter_count(model_path: str) -> int:
+    """Parameters of a checkpoint, counted on the meta device (nothing loaded)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(model_path)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return int(sum(p.numel() for p in model.parameters()))
 
 
 def machine_info() -> dict:
@@ -168,7 +320,9 @@ def machine_info() -> dict:
 
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "load_avg_at_report": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
     try:
         info["cpu_model"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                                  if line.startswith("model name"))

@@ -1,8 +1,8 @@
-"""Study profiles: which envs, how big a model, how much training and evaluation.
+"""Study profiles: which envs, which base, how much training and evaluation, how many seeds.
 
-``cpu-quick`` is sized for a 2-core laptop in under ten minutes (see the README's
-training section for the measurements behind each number); ``gpu`` runs the same code
-path with a bigger model and budgets.
+``cpu-quick`` is sized for an idle 2-core machine in about 12 minutes with 3 training
+seeds (see the README's study section for the measurements behind each number); ``gpu``
+runs the same code path on the paper's cases from a pretrained checkpoint (``--base-model``).
 """
 from __future__ import annotations
 
@@ -12,11 +12,24 @@ from feasgym.agents.training.base_model import TinyModelSpec
 from feasgym.agents.training.grpo import GRPOBudget
 from feasgym.agents.training.sft import SFTBudget
 
-# cpu-quick's out-of-distribution variant: loads scaled U[1.1, 1.2] (training draws
+# cpu-quick's out-of-distribution variant for AC-OPF: loads scaled U[1.1, 1.2] (training draws
 # U[0.8, 1.1]), same per-load noise, split "ood": a more stressed grid. Case5 solves it;
 # bigger PGLib cases often have no AC-OPF solution up there, so the gpu profile uses the
 # envs' registered downward shift (``ood="load"``, U[0.6, 0.8]) instead.
 OOD_PERTURBATION = {"scale": [1.1, 1.2], "noise": 0.1}
+
+# family (the id's name before the first "-": feasgym/<Family>-...) -> OOD constructor kwargs and label
+DEFAULT_OOD = {
+    "ACOPF": ({"ood": "load"}, "ood=load: loads x U[0.6, 0.8]"),
+    "PowerFlow": ({"ood": "load"}, "ood=load: loads x U[0.6, 0.8]"),
+    "DCOPF": ({"ood": "load"}, "ood=load: loads x U[0.6, 0.8]"),
+    "Portfolio": ({"ood": "return"}, "ood=return: return floor 80-95% of the reachable, factor vols 1.5x"),
+}
+
+
+def env_family(env_id: str) -> str:
+    """``feasgym/ACOPF-case5-v0`` -> ``ACOPF``."""
+    return env_id.split("/", 1)[-1].split("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -24,52 +37,74 @@ class StudyProfile:
     name: str
     env_ids: tuple[str, ...] = ("feasgym/ACOPF-case5-v0",)
     env_kwargs: dict = field(default_factory=dict)      # env id -> constructor kwargs (all splits)
-    ood_kwargs: dict = field(default_factory=lambda: {"perturbation": OOD_PERTURBATION})
-    ood_label: str = "loads x U[1.1, 1.2]"
-    seed: int = 0
+    # family -> (OOD constructor kwargs, label); every target env's family needs an entry
+    ood: dict = field(default_factory=lambda: dict(DEFAULT_OOD))
+    seed: int = 0                                       # instances (data, probes, evaluation) and the base
+    seeds: tuple[int, ...] = (0,)                       # training seeds: one SFT and one RL model each
+    threads: int = 2                                    # torch threads for training and generation (pinned)
     n_train: int = 48
     n_test: int = 24
     n_ood: int = 24
     n_probe: int = 8
+    n_grpo: int = 0                                     # training instances GRPO draws prompts from (0: all)
     data_workers: int = 2
+    # the embedded base: pretrained on these (env id, instances, kwargs) demonstrations, never a target env
+    pretrain_envs: tuple = (("feasgym/DCOPF-case5-v0", 32, {}), ("feasgym/PowerFlow-case5-v0", 32, {}),
+                            ("feasgym/DCOPF-case14-v0", 32, {}))
+    pretrain: SFTBudget = SFTBudget(epochs=6.0, learning_rate=2e-3, batch_size=4, probe_at_start=False)
     model: TinyModelSpec = TinyModelSpec()
     sft: SFTBudget = SFTBudget()
     grpo: GRPOBudget = GRPOBudget()
-    max_new_tokens: int = 160
+    max_new_tokens: int | None = None                   # None: the longest oracle answer + a margin
+    lora_above_params: int = 1_000_000_000              # a --base-model this big trains LoRA adapters (peft)
+    lora: dict = field(default_factory=lambda: {"r": 16, "lora_alpha": 32})
     eval_batch_size: int = 24
 
     def with_overrides(self, **changes) -> "StudyProfile":
         return replace(self, **changes)
 
+    def ood_for(self, env_id: str) -> tuple[dict, str]:
+        family = env_family(env_id)
+        if family not in self.ood:
+            raise KeyError(family)
+        kwargs, label = self.ood[family]
+        return dict(kwargs), str(label)
+
 
 PROFILES: dict[str, StudyProfile] = {
-    # AC-OPF case5 in setpoint mode (generator P and V; the env runs the AC power flow):
-    # measured on this 2-core machine, a 4x128 Llama ended every setpoint run at held-out
-    # format 0.97-1.0, while the full-state answer (30 numbers, 170 tokens) was fragile: 0.72-0.74
-    # after 300-600 steps, 1.0 with these settings. 168 steps leave a margin (format was 0.22
-    # at step 80 and 1.0 at 120 of a 120-step run). See the README's training section.
+    # AC-OPF case5 in setpoint mode (generator P and V; the env runs the AC power flow). The
+    # base is pretrained on DC-OPF (case5, case14) and power-flow (case5) demonstrations, so it
+    # writes JSON answers to the AC prompts before SFT, with the DC/PF schema and physics.
     "cpu-quick": StudyProfile(
         name="cpu-quick",
         env_kwargs={"feasgym/ACOPF-case5-v0": {"answer_mode": "setpoints"}},
-        n_train=48, n_test=24, n_ood=24, n_probe=8,
-        model=TinyModelSpec(n_layer=4, n_embd=128, n_head=4, n_positions=1024, vocab_size=2048),
-        sft=SFTBudget(epochs=14.0, learning_rate=2e-3, batch_size=4, probe_every=42, probe_at_start=False),
-        # Sampling at temperature 1 broke the tiny model's answers (format ~0.25), so every
-        # group scored 0 and GRPO got no gradient; at 0.3 groups differ in constraint
-        # satisfaction. lr 3e-4 collapsed the format within 12 steps; 5e-5 keeps it.
-        grpo=GRPOBudget(max_steps=24, num_generations=8, prompts_per_step=1, learning_rate=5e-5,
-                        max_completion_length=200, temperature=0.3, probe_every=8, probe_at_start=False),
-        max_new_tokens=200, eval_batch_size=24,  # the full-state answer (--env-option answer_mode=full) is 170 tokens
+        ood={**DEFAULT_OOD, "ACOPF": ({"perturbation": OOD_PERTURBATION}, "loads x U[1.1, 1.2]")},
+        seeds=(0, 1, 2), threads=2,
+        n_train=48, n_test=24, n_ood=24, n_probe=8, n_grpo=16,
+        model=TinyModelSpec(n_layer=4, n_embd=128, n_head=4, n_positions=2048, vocab_size=2048),
+        pretrain=SFTBudget(epochs=6.0, learning_rate=2e-3, batch_size=4, probe_at_start=False),
+        sft=SFTBudget(epochs=7.0, learning_rate=2e-3, batch_size=4, probe_at_start=False),
+        # temperature 0.3: at 1.0 the tiny model's samples broke and every group scored the same
+        # (no gradient); lr 5e-5: 3e-4 collapsed the format within 12 steps (measured earlier).
+        grpo=GRPOBudget(max_steps=48, num_generations=8, prompts_per_step=1, learning_rate=5e-5,
+                        temperature=0.3, probe_every=16, probe_at_start=False),
+        eval_batch_size=24,
     ),
+    # The paper's cases, full-state answers, from a pretrained checkpoint (--base-model; LoRA
+    # above ~1B parameters). Without --base-model the embedded model is built and pretrained
+    # on DC-OPF / power-flow demonstrations of other grids (a fallback, not the intended use).
     "gpu": StudyProfile(
         name="gpu",
-        env_ids=("feasgym/ACOPF-case5-v0", "feasgym/ACOPF-case14-v0"),
-        n_train=512, n_test=100, n_ood=100, n_probe=32, data_workers=8,
-        ood_kwargs={"ood": "load"}, ood_label="ood=load: loads x U[0.6, 0.8]",
-        model=TinyModelSpec(n_layer=8, n_embd=512, n_head=8, n_positions=2048, vocab_size=4096),
-        sft=SFTBudget(epochs=6.0, learning_rate=5e-4, batch_size=16, probe_every=100, probe_at_start=False),
-        grpo=GRPOBudget(max_steps=300, num_generations=16, prompts_per_step=4, learning_rate=1e-5,
-                        max_completion_length=400, probe_every=50, probe_at_start=False),
-        max_new_tokens=400, eval_batch_size=64,
+        env_ids=("feasgym/ACOPF-case14-v0", "feasgym/ACOPF-case30-v0", "feasgym/ACOPF-case118-v0"),
+        seeds=(0, 1, 2), threads=8,
+        n_train=512, n_test=100, n_ood=100, n_probe=32, n_grpo=256, data_workers=8,
+        pretrain_envs=(("feasgym/DCOPF-case57-v0", 256, {}), ("feasgym/PowerFlow-case57-v0", 256, {}),
+                       ("feasgym/DCOPF-case5-v0", 256, {})),
+        pretrain=SFTBudget(epochs=3.0, learning_rate=5e-4, batch_size=16, probe_at_start=False),
+        model=TinyModelSpec(n_layer=8, n_embd=512, n_head=8, n_positions=16384, vocab_size=4096),
+        sft=SFTBudget(epochs=3.0, learning_rate=1e-4, batch_size=8, probe_every=100, probe_at_start=False),
+        grpo=GRPOBudget(max_steps=600, num_generations=8, prompts_per_step=4, learning_rate=1e-6,
+                        temperature=0.7, probe_every=100, probe_at_start=False),
+        eval_batch_size=16,
     ),
 }

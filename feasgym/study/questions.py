@@ -1,9 +1,11 @@
-"""The study's three questions as paired differences on the arena's per-instance records.
+"""The study's three questions, answered over training seeds.
 
-Each answer is ``mean(a - b)`` over the instances both agents answered, with the arena's
-paired bootstrap 95% CI (same seed, so the numbers match the arena's pair table) and a
-p-value: exact McNemar for the fully-feasible rate (binary), Wilcoxon signed-rank for
-format and constraint-satisfaction scores (continuous, often tied at 0 or 1).
+Each question compares two models per training seed on the same instances: SFT of seed s
+against the shared base (format; feasibility), RL of seed s against SFT of seed s. The
+effect matrix ``d[seed, instance]`` goes to the seed x instance bootstrap
+(:mod:`feasgym.study.stats`), which gives the verdict; per seed, the paired difference with
+its own bootstrap CI and p-value (exact McNemar for the binary fully-feasible outcome,
+Wilcoxon signed-rank for format and constraint-satisfaction) is detail, not the verdict.
 """
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
+from .pipeline import agent_name
+from .stats import experiment_effect, power_note, verdict
+
+# (question, model a, model b, metric); a/b are "base", "sft" or "rl" (per seed except base)
 QUESTIONS = (
     ("Did SFT raise format?", "sft", "base", "format"),
     ("Did SFT raise feasibility?", "sft", "base", "feasible"),
@@ -48,25 +54,39 @@ def paired_difference(a_records: Sequence[dict], b_records: Sequence[dict], metr
             "n": len(pairs)}
 
 
-def verdict(diff: dict, alpha: float = 0.05) -> str:
-    """``yes`` / ``no, it lowered it`` / ``no clear change`` from the CI and p-value."""
-    if diff["n"] == 0:
-        return "no data"
-    if diff["p"] < alpha and diff["ci_low"] > 0:
-        return "yes"
-    if diff["p"] < alpha and diff["ci_high"] < 0:
-        return "no, it lowered it"
-    return "no clear change"
+def _agent(kind: str, seed: int) -> str:
+    return agent_name("base") if kind == "base" else agent_name(kind, seed)
 
 
-def answer_questions(records: dict[str, list[dict]]) -> list[dict]:
-    """The three questions on one env section (``records``: agent name -> episode records)."""
+def effect_matrix(records: dict[str, list[dict]], a: str, b: str, metric: str, seeds: Sequence[int]) -> np.ndarray:
+    """``d[seed, instance]`` = metric(a of seed) - metric(b of seed) on the instances every agent answered."""
+    names = {_agent(k, s) for s in seeds for k in (a, b)}
+    common = set.intersection(*({r["instance"] for r in records.get(n, [])} for n in names)) if names else set()
+    instances = sorted(common)
+    if not instances:
+        return np.zeros((len(seeds), 0))
+    value = {n: {r["instance"]: float(r[metric]) for r in records[n]} for n in names}
+    return np.array([[value[_agent(a, s)][i] - value[_agent(b, s)][i] for i in instances] for s in seeds])
+
+
+def answer_questions(records: dict[str, list[dict]], seeds: Sequence[int]) -> list[dict]:
+    """The three questions on one env section (``records``: arena agent name -> episode records)."""
     out = []
     for question, a, b, metric in QUESTIONS:
-        diff = paired_difference(records.get(a, []), records.get(b, []), metric)
-        extra = None
-        if metric == "feasible":
-            extra = paired_difference(records.get(a, []), records.get(b, []), "constraint_rate")
-        out.append({"question": question, "a": a, "b": b, "metric": metric, "diff": diff,
-                    "constraint_rate_diff": extra, "verdict": verdict(diff)})
+        d = effect_matrix(records, a, b, metric, seeds)
+        if d.shape[1] == 0:
+            out.append({"question": question, "a": a, "b": b, "metric": metric, "effect": None, "verdict": "no data"})
+            continue
+        effect = experiment_effect(d)
+        csr = experiment_effect(effect_matrix(records, a, b, "constraint_rate", seeds)) if metric == "feasible" else None
+        per_seed = []
+        for s in seeds:
+            row = {"seed": s, "diff": paired_difference(records[_agent(a, s)], records[_agent(b, s)], metric)}
+            if metric == "feasible":
+                row["constraint_rate_diff"] = paired_difference(records[_agent(a, s)], records[_agent(b, s)],
+                                                                "constraint_rate")
+            per_seed.append(row)
+        out.append({"question": question, "a": a, "b": b, "metric": metric, "effect": effect,
+                    "constraint_rate_effect": csr, "verdict": verdict(effect), "power": power_note(effect),
+                    "per_seed": per_seed})
     return out
