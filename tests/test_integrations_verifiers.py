@@ -67,14 +67,11 @@ def test_verifiers_evaluate_against_a_local_server(monkeypatch):
         server.close()
     assert len(server.requests) == 3 and server.requests[0]["messages"][0] == {"role": "system",
                                                                                "content": "Reply with JSON only."}
-    rows = out["outputs"] if isinstance(out, dict) else out.outputs
+    rows = out["outputs"]
     assert len(rows) == 3
     for row in rows:
-        metrics = row["metrics"] if isinstance(row, dict) else row.metrics
-        reward = row["reward"] if isinstance(row, dict) else row.reward
-        prompt = [m for m in (row["prompt"] if isinstance(row, dict) else row.prompt)][-1]
-        text = prompt["content"] if isinstance(prompt, dict) else prompt.content
-        k, answer = by_prompt[text]
+        metrics, reward = row["metrics"], row["reward"]
+        k, answer = by_prompt[row["prompt"][-1]["content"]]
         check.reset(seed=5, options={"instance": k})
         want = check.unwrapped.score(answer)
         feas = 1.0 if want["feasibility"]["feasible"] else 0.5 * want["feasibility"]["score"]
@@ -83,7 +80,7 @@ def test_verifiers_evaluate_against_a_local_server(monkeypatch):
         assert metrics["constraint_rate"] == want["feasibility"]["score"]
         assert metrics["feasible"] == float(want["feasibility"]["feasible"])
         assert reward == pytest.approx(0.5 * want["format"]["score"] + feas)  # optimality logged at weight 0
-    assert sorted(m["feasible"] for m in (r["metrics"] if isinstance(r, dict) else r.metrics for r in rows)) == [0, 0, 1]
+    assert sorted(r["metrics"]["feasible"] for r in rows) == [0, 0, 1]
 
 
 def test_load_environment_checks_rows_and_weights():
