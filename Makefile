@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# cpu-quick: 3 training seeds. The load average before and after goes beside the report's stage times
+# (on a shared machine wall times grow with the load).
 demo: install
+	@uptime
 	$(VENV)/bin/feasgym study --profile cpu-quick --out runs/study-cpu-quick
+	@uptime
 
 # Two workers (pytest-xdist) share one reference cache, so each OPF is solved once.
 test: install

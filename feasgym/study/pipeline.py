@@ -105,14 +105,17 @@ def run_study(profile: StudyProfile, out_dir: str | Path, *, base_model: str | N
 
 
 def _quiet_libraries() -> None:
-    """No per-dataset map bars or info lines between the stage bars."""
+    """No per-dataset map bars, weight-loading bars, info lines or deprecation notes between the stage bars."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
     try:
         import datasets
-
-        datasets.disable_progress_bars()
         from transformers.utils import logging as hf_logging
 
+        datasets.disable_progress_bars()
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
     except ImportError:
         pass
 

@@ -81,8 +81,10 @@ PROFILES: dict[str, StudyProfile] = {
         ood={**DEFAULT_OOD, "ACOPF": ({"perturbation": OOD_PERTURBATION}, "loads x U[1.1, 1.2]")},
         seeds=(0, 1, 2), threads=2,
         n_train=48, n_test=24, n_ood=24, n_probe=8, n_grpo=16,
+        pretrain_envs=(("feasgym/DCOPF-case5-v0", 32, {}), ("feasgym/PowerFlow-case5-v0", 24, {}),
+                       ("feasgym/DCOPF-case14-v0", 24, {})),
         model=TinyModelSpec(n_layer=4, n_embd=128, n_head=4, n_positions=2048, vocab_size=2048),
-        pretrain=SFTBudget(epochs=6.0, learning_rate=2e-3, batch_size=4, probe_at_start=False),
+        pretrain=SFTBudget(epochs=5.0, learning_rate=2e-3, batch_size=4, probe_at_start=False),
         sft=SFTBudget(epochs=7.0, learning_rate=2e-3, batch_size=4, probe_at_start=False),
         # temperature 0.3: at 1.0 the tiny model's samples broke and every group scored the same
         # (no gradient); lr 5e-5: 3e-4 collapsed the format within 12 steps (measured earlier).
