@@ -80,7 +80,6 @@ class EpisodeStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.records: dict[tuple[str, str, int], dict] = {}
-        self.dropped_lines = 0
         if self.path.exists():
             self._load()
 
@@ -89,7 +88,6 @@ class EpisodeStore:
         if data and not data.endswith(b"\n"):  # interrupted mid-line: cut back to the last full line
             data = data[: data.rfind(b"\n") + 1]
             self.path.write_bytes(data)
-            self.dropped_lines += 1
         for line in data.decode("utf-8", errors="replace").splitlines():
             if not line.strip():
                 continue
@@ -97,10 +95,7 @@ class EpisodeStore:
                 record = json.loads(line)
                 self.records[record_key(record)] = record
             except (ValueError, KeyError, TypeError):
-                self.dropped_lines += 1
-
-    def __contains__(self, key: tuple[str, str, int]) -> bool:
-        return key in self.records
+                continue  # a line that is no record (damaged by hand or by a crash) is not resumed
 
     def append(self, record: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

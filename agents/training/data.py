@@ -26,13 +26,6 @@ class InstanceSource:
     seed: int = 0
     env_kwargs: dict = field(default_factory=dict)
 
-    def make_env(self):
-        import gymnasium as gym
-
-        import feasgym.envs  # noqa: F401  (registers the ids)
-
-        return gym.make(self.env_id, split=self.split, **self.env_kwargs)
-
 
 def instance_rows(source: InstanceSource, count: int, *, start: int = 0, workers: int = 1,
                   progress: bool = False, desc: str | None = None) -> list[dict]:

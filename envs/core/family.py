@@ -62,10 +62,6 @@ class ProblemFamily(ABC):
         """
         return None
 
-    def relabel(self, instance: Any, solution: dict) -> dict:
-        """Map a solution of ``nominal()`` onto ``instance``'s ids (identity when ids agree)."""
-        return solution
-
     @abstractmethod
     def features(self, instance: Any) -> np.ndarray:
         """Fixed-length numeric description of the instance, entries of order 1.

@@ -187,7 +187,7 @@ class FeasTextEnv(gym.Env):
                 raise RuntimeError(f"{self.family.name}: the nominal instance has no reference solution")
             record = self._cache.put(NOMINAL, key, 0, solution)
         nominal = record["solution"]
-        return self._schema.write(values_from_solution(self.family.relabel(self._instance, nominal)))
+        return self._schema.write(values_from_solution(nominal))  # values in model order: any ids fit
 
     def random_answer(self, rng: np.random.Generator) -> str:
         """Well-formatted random values inside each field's range."""
