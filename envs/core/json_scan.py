@@ -65,6 +65,9 @@ def _allowed_table() -> np.ndarray:
 
 
 _ALLOWED = _allowed_table()
+_ALLOWED_FLAT = _ALLOWED.ravel()  # indexed by (previous * (T_KEY + 1) + token) * 3 + container
+_CTX_OF_OPEN = np.zeros(T_KEY + 1, np.int8)
+_CTX_OF_OPEN[T_LB], _CTX_OF_OPEN[T_LS] = _OBJECT, _ARRAY
 _HEX = np.zeros(256, bool)
 _HEX[list(b"0123456789abcdefABCDEF")] = True
 _ESCAPABLE = np.zeros(256, bool)
@@ -240,28 +243,29 @@ def _phase(tok: np.ndarray, max_depth: int):
     level = depth + is_close
     low, high = int(level.min()), int(level.max())
     order = np.argsort((level - low).astype(np.int16) if high - low < 32767 else level, kind="stable")
-    s_open = is_open[order]
-    s_idx = np.arange(m, dtype=np.int32)
-    last = np.maximum.accumulate(np.where(s_open, s_idx, -1))
-    s_level = level[order]
-    found = (last >= 0) & (s_level[np.maximum(last, 0)] == s_level) & ~s_open
-    container = np.full(m, -1, np.int32)
-    container[order[found]] = order[last[found]]
-    ctx = np.where(container < 0, _NONE, np.where(kind[np.maximum(container, 0)] == T_LB, _OBJECT, _ARRAY)).astype(np.int8)
-    ctx[1:][is_open[1:]] = ctx[:-1][is_open[1:]]  # an open's container matters only after ',' (the comma's)
+    s_open, s_kind, s_level = is_open[order], kind[order], level[order]
+    last = np.maximum.accumulate(np.where(s_open, np.arange(m, dtype=np.int32), -1))
+    last0 = np.maximum(last, 0)
+    found = (last >= 0) & (s_level[last0] == s_level)  # (an open finds itself: its own container is set below)
+    ctx = np.empty(m, np.int8)
+    ctx[order] = _CTX_OF_OPEN[s_kind[last0]] * found
+    shifted = np.empty(m, np.int8)
+    shifted[0] = _NONE
+    shifted[1:] = ctx[:-1]
+    ctx = np.where(is_open, shifted, ctx)  # an open's container matters only after ',' (the comma's)
+    match = np.full(m, m, np.int32)  # the matching close of an open: the close whose container it is
+    closes = np.flatnonzero(found & ((s_kind == T_RB) | (s_kind == T_RS)))
+    match[order[last[closes]]] = order[closes]
     prev = np.zeros(m, np.int8)
     prev[1:] = kind[:-1]
     prev_prev = np.zeros(m, np.int8)
     prev_prev[2:] = kind[:-2]
-    prev_in_object = np.zeros(m, bool)
-    prev_in_object[1:] = ctx[:-1] == _OBJECT
-    prev[(prev == T_STR) & prev_in_object & ((prev_prev == T_LB) | (prev_prev == T_COMMA))] = T_KEY
-    bad = np.append(np.flatnonzero(~_ALLOWED[prev, kind, ctx]), m)
+    prev[(prev == T_STR) & (shifted == _OBJECT) & ((prev_prev == T_LB) | (prev_prev == T_COMMA))] = T_KEY
+    flat = (prev.astype(np.intp) * (T_KEY + 1) + kind) * 3 + ctx
+    bad_mask = ~_ALLOWED_FLAT[flat]
+    bad = np.append(np.flatnonzero(bad_mask), m)
     starts = np.flatnonzero(kind == T_LB)
-    first_bad = bad[np.searchsorted(bad, starts + 1)]  # the first token after each start that breaks the grammar
-    match = np.full(m, m, np.int32)  # the matching close of an open: the close whose container it is
-    closes = np.flatnonzero(is_close & (container >= 0))
-    match[container[closes]] = closes
+    first_bad = bad[np.cumsum(bad_mask, dtype=np.int32)[starts]]  # the first token after each start that breaks the grammar
     s_match = match[starts]
     parses = (s_match < m) & (first_bad > s_match)
     ends = np.where(parses, pos[np.minimum(s_match, m - 1)] + 1, -1)
