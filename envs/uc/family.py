@@ -48,12 +48,13 @@ class UCFamily(ProblemFamily):
 
     # ---- generator -----------------------------------------------------------------
     def draw(self, rng: np.random.Generator, split: str) -> UCInstance:
-        return self._prepared(draw_uc(rng, self.fleet, self.periods, self.ood if split == "ood" else None))
+        return self.prepare(draw_uc(rng, self.fleet, self.periods, self.ood if split == "ood" else None))
 
     def nominal(self) -> UCInstance:
-        return self._prepared(draw_uc(np.random.default_rng(NOMINAL_SEED), self.fleet, self.periods))
+        return self.prepare(draw_uc(np.random.default_rng(NOMINAL_SEED), self.fleet, self.periods))
 
-    def _prepared(self, inst: UCInstance) -> UCInstance:
+    def prepare(self, inst: UCInstance) -> UCInstance:
+        """Declare the instance's rows (sizes and labels fixed per instance); for instances built by hand too."""
         inst.rows = declare_rows(inst, self.tolerances)
         return inst
 
