@@ -1,16 +1,22 @@
 """Scoring server throughput: completions/s over loopback HTTP at 1, 4 and 16 concurrent clients.
 
 Baseline, measured in the same run and interleaved with the server rounds: the same
-completions scored in-process by ``env.unwrapped.score`` in a plain loop (the scoring floor);
-the ratio says what HTTP, JSON and the batching cost on top. Each round sends every client
+completions scored in-process by ``env.unwrapped.score`` in as many threads as there are
+clients (numpy releases the GIL, so threads gain on 2 cores too); the ratio says what HTTP,
+JSON and the batching cost on top of the scoring itself. Each round sends every client
 ``--requests`` batches of ``--batch`` completions (a mix of oracle, looks-right, random and
 broken answers over ``--instances`` instances). Prints the range over ``--rounds`` rounds.
 
-Run: python benchmarks/bench_serve.py [--env feasgym/ACOPF-case14-v0] [--rounds 3]
+Run: python benchmarks/bench_serve.py [--env feasgym/ACOPF-case14-v0] [--rounds 3]. ``--url`` measures
+a running server instead, e.g. several processes::
+
+    feasgym serve --env feasgym/ACOPF-case14-v0 --n 4 --workers 2 --port 8765 &
+    python benchmarks/bench_serve.py --url http://127.0.0.1:8765
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import threading
@@ -67,14 +73,23 @@ def server_round(url: str, batch: list[dict], clients: int, requests: int) -> fl
     return clients * requests * len(batch) / elapsed
 
 
-def inprocess_round(batch: list[dict], batch_envs: list, n: int) -> float:
+def inprocess_round(batch: list[dict], batch_envs: list, threads: int, n: int) -> float:
+    """``n`` completions per thread scored by ``env.unwrapped.score`` in ``threads`` threads (one env per
+    instance, shared, as the server shares its store)."""
+    def work():
+        done = 0
+        while done < n:
+            for item, env in zip(batch, batch_envs):
+                env.unwrapped.score(item["completion"])
+            done += len(batch)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
     start = time.perf_counter()
-    done = 0
-    while done < n:
-        for item, env in zip(batch, batch_envs):
-            env.unwrapped.score(item["completion"])
-        done += len(batch)
-    return done / (time.perf_counter() - start)
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return threads * -(-n // len(batch)) * len(batch) / (time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,28 +100,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=8, help="requests per client per round")
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--url", default=None, help="a running feasgym serve holding instances 0..N-1 of seed 0")
     args = parser.parse_args(argv)
 
     items, envs = completions(args.env, args.instances)
     reps = -(-args.batch // len(items))
     batch, batch_envs = (items * reps)[: args.batch], (envs * reps)[: args.batch]
-    store = InstanceStore(lazy=False)
-    store.preload(InstanceKey.from_mapping(it) for it in items)
+    if args.url:
+        server = contextlib.nullcontext(args.url.rstrip("/"))
+    else:
+        store = InstanceStore(lazy=False)
+        store.preload(InstanceKey.from_mapping(it) for it in items)
+        server = serve_in_background(create_app(store))
     levels = [int(c) for c in args.clients.split(",")]
-    rates: dict[str, list[float]] = {"in-process env.score": []} | {f"server, {c} client(s)": [] for c in levels}
-    with serve_in_background(create_app(store)) as url:
+    rates: dict[tuple[str, int], list[float]] = {(side, c): [] for c in levels for side in ("in-process", "server")}
+    with server as url:
         post(url, json.dumps({"items": batch}).encode())  # warm-up
-        for _ in range(args.rounds):  # interleaved: baseline, then each level, every round
-            rates["in-process env.score"].append(inprocess_round(batch, batch_envs, args.batch * args.requests * 4))
+        for _ in range(args.rounds):  # interleaved: each level's baseline, then its server run, every round
             for c in levels:
-                rates[f"server, {c} client(s)"].append(server_round(url, batch, c, args.requests))
-    base = statistics.median(rates["in-process env.score"])
+                rates[("in-process", c)].append(inprocess_round(batch, batch_envs, c, args.batch * args.requests))
+                rates[("server", c)].append(server_round(url, batch, c, args.requests))
     print(f"{args.env}: {args.instances} instances, {args.batch} completions per request, "
-          f"{args.requests} requests per client, {args.rounds} rounds (loopback HTTP, one server process)")
-    print(f"{'':28s} {'completions/s (median)':>24s} {'range':>20s} {'vs in-process':>14s}")
-    for name, values in rates.items():
-        med = statistics.median(values)
-        print(f"{name:28s} {med:24.0f} {min(values):9.0f}-{max(values):<10.0f} {med / base:13.2f}x")
+          f"{args.requests} requests per client, {args.rounds} rounds (loopback HTTP, "
+          f"{'server at ' + args.url if args.url else 'one server process'})")
+    print("baseline: the same completions scored by env.unwrapped.score in as many threads as clients")
+    print(f"{'clients':>8s} {'server completions/s':>22s} {'range':>13s} {'in-process/s':>13s} {'range':>13s} "
+          f"{'server/in-process':>18s}")
+    for c in levels:
+        srv, base = rates[("server", c)], rates[("in-process", c)]
+        ms, mb = statistics.median(srv), statistics.median(base)
+        print(f"{c:8d} {ms:22.0f} {min(srv):6.0f}-{max(srv):<6.0f} {mb:13.0f} {min(base):6.0f}-{max(base):<6.0f} "
+              f"{ms / mb:17.2f}x")
 
 
 if __name__ == "__main__":
