@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from feasgym.envs.tools.calls import CLOSE, parse_action
 
 from .protocol import Agent, AnswerReply, AnswerRequest, error_replies
-from .tool_template import render_conversation, tool_chat_template
+from .tool_template import end_of_turn, render_conversation, tool_chat_template
 
 TRUNCATION_POLICIES = ("left", "error")
 
@@ -282,20 +282,23 @@ class HFAgent(Agent):
                 if tok in self.eos_ids:
                     n, finish = j + 1, "stop"
                     break
-            text = self.tokenizer.decode(tokens[:n], skip_special_tokens=True)
+            n, text, calls = self.read_turn(tokens[:n], stop_at_call)
+            finish = "tool_calls" if calls else finish
             extra = {"prompt_tokens_dropped": dropped} if dropped else {}
-            calls = None
-            if stop_at_call:
-                end = text.find(CLOSE)
-                if end >= 0:  # generation stopped at the call (any tokens after it are the stop's padding)
-                    text = text[:end + len(CLOSE)]
-                parsed = parse_action(text)
-                if parsed.is_tool_call:
-                    calls, finish = [c.openai() for c in parsed.calls], "tool_calls"
             replies.append(AnswerReply(text, prompt_tokens=len(ids), completion_tokens=n, latency_s=latency,
                                        truncated_prompt=dropped > 0, finish_reason=finish, extra=extra,
                                        tool_calls=calls))
         return replies
+
+    def read_turn(self, tokens: list[int], tools: bool) -> tuple[int, str, list[dict] | None]:
+        """(tokens kept, text, tool calls in OpenAI format or None) of one generated turn; with tools the
+        turn ends at its first call and the calls are read by the env's parser (as tool-using GRPO does)."""
+        if not tools:
+            return len(tokens), self.tokenizer.decode(tokens, skip_special_tokens=True), None
+        n = end_of_turn(self.tokenizer, tokens)
+        text = self.tokenizer.decode(tokens[:n], skip_special_tokens=True)
+        parsed = parse_action(text)
+        return n, text, [c.openai() for c in parsed.calls] if parsed.is_tool_call else None
 
     def close(self) -> None:
         self.model = None

@@ -73,3 +73,22 @@ def render_conversation(tokenizer: Any, messages: list[dict], tools: list[dict] 
     kwargs = {"chat_template": chat_template} if chat_template else {}
     return tokenizer.apply_chat_template(template_messages(messages), tools=tools or None, tokenize=False,
                                          add_generation_prompt=add_generation_prompt, **kwargs)
+
+
+def end_of_turn(tokenizer: Any, token_ids: list[int]) -> int:
+    """How many of a turn's generated tokens it keeps: all of them, or up to the token that completes the
+    first ``</tool_call>`` (the call ends the turn; the env answers it). The HF agent and tool-using GRPO
+    both cut here, so training and evaluation read the same text with the same parser."""
+    def text(k: int) -> str:
+        return tokenizer.decode(token_ids[:k], skip_special_tokens=True)
+
+    if CLOSE not in text(len(token_ids)):
+        return len(token_ids)
+    lo, hi = 1, len(token_ids)  # the shortest prefix whose text holds the closing tag
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if CLOSE in text(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

@@ -10,7 +10,9 @@ import pytest
 import feasgym  # noqa: F401
 from feasgym.agents import AnswerRequest, make_agent
 from feasgym.agents.arena import run_arena
-from feasgym.envs.tools import parse_action, render_tool_call
+from feasgym.envs.tools import parse_action
+
+from .tool_models import taught_model
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -24,52 +26,9 @@ def tool_env(**kwargs):
     return gym.make(ENV_ID, split="test", tools=("power_flow", "check"), **kwargs)
 
 
-def first_call(env) -> str:
-    """The call the trained model is taught (short: a 2-layer model learns it from the prompt's tail in seconds)."""
-    return render_tool_call("check", {"answer": {}})
-
-
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    """The embedded base (feasgym's tokenizer and template, a tiny Llama), taught to open its reply with a call.
-
-    It is trained on the last 8-64 tokens of instance 0's rendered conversation (full-length rows
-    cost seconds per step on 2 cores) and answers the full conversation the same way (rotary positions)."""
-    from feasgym.agents.tool_template import render_conversation
-    from feasgym.agents.training.base_model import EOS, TinyModelSpec, build_base_model
-
-    env = tool_env()
-    prompt, _ = env.reset(seed=0, options={"instance": 0})
-    call = first_call(env)
-    folder = build_base_model([prompt, call, env.unwrapped.reference_answer()], tmp_path_factory.mktemp("embedded"),
-                              TinyModelSpec(n_layer=2, n_embd=64, n_head=2, n_positions=4096, vocab_size=2048))
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder)
-    context = render_conversation(tok, [{"role": "user", "content": prompt}], env.unwrapped.tool_schemas)
-    ctx_ids = tok(context, add_special_tokens=False)["input_ids"]
-    target = tok(call + EOS, add_special_tokens=False)["input_ids"]
-    rows = [ctx_ids[-w:] + target for w in (8, 16, 32, 64)]
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    labels = torch.full((len(rows), width), -100)
-    for i, row in enumerate(rows):
-        ids[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1
-        labels[i, len(row) - len(target):len(row)] = torch.tensor(target)
-    torch.manual_seed(0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    model.train()
-    for _ in range(200):
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if loss.item() < 0.01:
-            break
-    model.save_pretrained(folder)
-    return folder, prompt, call
+    return taught_model(tmp_path_factory.mktemp("embedded"), tool_env())
 
 
 @pytest.mark.slow
