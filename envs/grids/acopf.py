@@ -13,19 +13,20 @@ the base distribution. Streams of different splits never share a draw.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..core.constraints import ConstraintReport, RowBlock
 from ..core.family import solution_record
 from ..core.schema import AnswerSchema, Field, Section, Values
-from ..core.text_env import FeasTextEnv
 from . import render
-from .case import instance_ppc
+from .case import DEFAULT_DECIMALS, GridModel
 from .checks import (ACTolerances, add_balance_rows, add_limit_rows, add_ref_angle_row, balance_mismatch,
-                     bus_injections, complex_powers)
+                     balance_rule, balance_values, bus_injections, complex_powers)
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
-from .opf_solver import solve_acopf
+from .opf_solver import check_reference_solver, solve_reference
 from .powerflow import newton_power_flow
 
 ANSWER_MODES = ("full", "setpoints")
@@ -33,24 +34,33 @@ ANGLE_RANGE_DEG = 60.0  # range for random/numeric angles; PGLib optima stay wel
 
 P_FIELD = Field("p_mw", 3, "MW", "generator active power output.")
 Q_FIELD = Field("q_mvar", 3, "MVAr", "generator reactive power output.")
-VM_FIELD = Field("vm_pu", 5, "p.u.", "bus voltage magnitude.")
-VA_FIELD = Field("va_deg", 4, "deg", "bus voltage angle (reference bus = 0).")
+VM_FIELD = Field("vm_pu", DEFAULT_DECIMALS.vm_pu, "p.u.", "bus voltage magnitude.")
+VA_FIELD = Field("va_deg", DEFAULT_DECIMALS.va_deg, "deg", "bus voltage angle (reference bus = 0).")
 VSET_FIELD = Field("vm_pu", 5, "p.u.", "voltage magnitude setpoint at the generator's bus.")
+
+
+def state_fields(m: GridModel) -> tuple[Field, Field]:
+    """The bus voltage fields at the case's decimals (large cases ask more: :class:`.case.AnswerDecimals`)."""
+    return (dataclasses.replace(VM_FIELD, decimals=m.decimals.vm_pu),
+            dataclasses.replace(VA_FIELD, decimals=m.decimals.va_deg))
 
 
 class ACOPFFamily(GridFamily):
     name = "ACOPF"
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
-                 answer_mode: str = "full", tolerances: ACTolerances | None = None, ood: str | None = None):
+                 answer_mode: str = "full", tolerances: ACTolerances | None = None, ood: str | None = None,
+                 reference_solver: str = "casadi"):
         if answer_mode not in ANSWER_MODES:
             raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
         self.answer_mode = answer_mode
+        self.reference_solver = check_reference_solver(reference_solver)
         super().__init__(case, perturbation=perturbation, n_minus_1=n_minus_1, ood=ood,
                          tolerances=tolerances or ACTolerances())
 
     def config_key(self) -> str:
-        return f"mode={self.answer_mode}"  # the stored reference values differ per answer mode
+        # the stored reference values differ per answer mode and (in their last digits) per solver
+        return f"mode={self.answer_mode}|solver={self.reference_solver}"
 
     def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
         inst = super().prepare(inst, rng)
@@ -72,7 +82,7 @@ class ACOPFFamily(GridFamily):
         return inst
 
     def solve(self, inst: GridInstance) -> dict | None:
-        state = solve_acopf(instance_ppc(self.case, inst.pd_mw, inst.qd_mvar, inst.outage))
+        state = solve_reference(self.case, inst.pd_mw, inst.qd_mvar, inst.outage, self.reference_solver)
         if state is None:
             return None
         va = state["va_deg"] - state["va_deg"][inst.model.ref]
@@ -87,7 +97,7 @@ class ACOPFFamily(GridFamily):
     def schema(self, inst: GridInstance) -> AnswerSchema:
         if self.answer_mode == "full":
             return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, Q_FIELD)),
-                                 Section("buses", inst.bus_ids, (VM_FIELD, VA_FIELD))))
+                                 Section("buses", inst.bus_ids, state_fields(inst.model))))
         return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, VSET_FIELD)),))
 
     def render(self, inst: GridInstance) -> str:
@@ -100,8 +110,7 @@ class ACOPFFamily(GridFamily):
                     "active and reactive power output and every bus's voltage magnitude and angle so that all "
                     "constraints hold, at minimum total generation cost.")
             rules = [
-                f"- AC power balance at every bus, P and Q, within {tol.balance_pu:g} p.u. "
-                f"({tol.balance_pu * base:g} MW / MVAr): generation - load - shunt = sum of branch flows.",
+                balance_rule(tol, base),
                 f"- Bus voltage magnitude within [vmin_pu, vmax_pu] (tolerance {tol.vm_pu:g} p.u.).",
                 f"- Generator output within its P and Q limits (tolerance {tol.gen_pu * base:g} MW / MVAr).",
                 f"- Apparent power flow at both ends of each branch at most rate_a_mva (tolerance {tol.flow_pu * base:g} MVA).",
@@ -144,26 +153,27 @@ class ACOPFFamily(GridFamily):
             rows, pg = self._full_state_rows(inst, values)
         else:
             rows, pg = self._setpoint_rows(inst, values)
-        report.add_block(inst.rows, np.concatenate(rows))
+        report.add_block(inst.rows, rows)
         return report, inst.model.gen_cost(pg) if np.isfinite(pg).all() else None
 
-    def _full_state_rows(self, inst: GridInstance, values: Values) -> tuple[list[np.ndarray], np.ndarray]:
-        """Row values of a full-state answer, and its generator P."""
+    def _full_state_rows(self, inst: GridInstance, values: Values) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Row values of a full-state answer by type, and its generator P."""
         pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
         vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
         m = inst.model
         S = complex_powers(m, vm * np.exp(1j * np.deg2rad(va)))
         mismatch = balance_mismatch(inst, S[:m.n_bus], pg, qg)
         limits = inst.limit_rows.values(inst, S[m.n_bus:], vm, va, pg, qg)
-        return [mismatch.real, mismatch.imag, *limits, va[m.ref:m.ref + 1]], pg
+        return {**balance_values(mismatch), **limits, "ref_angle": va[m.ref:m.ref + 1]}, pg
 
-    def _setpoint_rows(self, inst: GridInstance, values: Values) -> tuple[list[np.ndarray], np.ndarray]:
-        """Row values of a setpoint answer (on the state its power flow reaches), and the resulting generator P."""
+    def _setpoint_rows(self, inst: GridInstance, values: Values) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Row values of a setpoint answer by type (on the state its power flow reaches), and the resulting
+        generator P."""
         m = inst.model
         pg_answer = values["generators"]["p_mw"]
         vset = values["generators"]["vm_pu"]
         bus_vset, agreement = _bus_setpoints(m, vset)
-        rows = [agreement[inst.shared_gens]] if inst.shared_gens.size else []
+        rows = {"vm_setpoint_agreement": agreement[inst.shared_gens]} if inst.shared_gens.size else {}
         at_ref = m.gen_bus == m.ref
         usable = np.all(np.isfinite(pg_answer[~at_ref])) and np.all(np.isfinite(vset))
         V = None
@@ -171,14 +181,14 @@ class ACOPFFamily(GridFamily):
             V, converged = setpoint_power_flow(inst, pg_answer, bus_vset)
             if not converged:
                 V = None
-        rows.append([0.0 if V is not None else np.nan])
+        rows["pf_converged"] = np.array([0.0 if V is not None else np.nan])
         if V is None:
             nan_b, nan_g = np.full(m.n_bus, np.nan), np.full(m.n_gen, np.nan)
             V, vm, va, pg, qg = nan_b.astype(complex), nan_b, nan_b, nan_g, nan_g
         else:
             vm, va = np.abs(V), np.rad2deg(np.angle(V))
             pg, qg = generator_outputs(inst, V, pg_answer)
-        return rows + inst.limit_rows.values(inst, complex_powers(m, V)[m.n_bus:], vm, va, pg, qg), pg
+        return {**rows, **inst.limit_rows.values(inst, complex_powers(m, V)[m.n_bus:], vm, va, pg, qg)}, pg
 
     def features(self, inst: GridInstance) -> np.ndarray:
         """Loads in p.u. (P then Q per bus), plus a one-hot of the outaged branch when outages can occur."""
@@ -232,15 +242,3 @@ def generator_outputs(inst: GridInstance, V: np.ndarray, pg_answer: np.ndarray) 
     share = span / np.bincount(m.gen_bus, weights=span, minlength=m.n_bus)[m.gen_bus]
     qg = gen_q_bus[m.gen_bus] * share
     return pg, qg
-
-
-
-class ACOPFEnv(FeasTextEnv):
-    """``gym.make("feasgym/ACOPF-case14-v0", perturbation=None, n_minus_1=False, answer_mode="full", ood=None)``."""
-
-    def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
-                 answer_mode: str = "full", tolerances: ACTolerances | None = None, ood: str | None = None,
-                 **env_kwargs):
-        family = ACOPFFamily(case, perturbation=perturbation, n_minus_1=n_minus_1, answer_mode=answer_mode,
-                             tolerances=tolerances, ood=ood)
-        super().__init__(family, **env_kwargs)

