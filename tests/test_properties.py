@@ -166,3 +166,43 @@ def test_score_never_raises_on_random_json_bytes_and_shapes(acopf, answer):
     elif isinstance(answer, int):  # a shape at full length with the oracle's answer embedded
         answer = bench_shapes(oracle)[[0, 7, 13, 16][answer]]
     assert_scores_and_cross_checks(u, checker, answer)
+
+
+def reference_last_object(text: str) -> tuple[int, str | None]:
+    """The documented rule, by brute force with the stdlib decoder: the objects that parse from each '{',
+    those not beginning inside an earlier one that parses, and the last of them (count, its text)."""
+    spans, reach = [], -1
+    for pos in (i for i, c in enumerate(text) if c == "{"):
+        end = stdlib_end(text, pos)
+        if end < 0:
+            continue
+        if pos >= reach:
+            spans.append(text[pos:end])
+        reach = max(reach, end)
+    return len(spans), (spans[-1] if spans else None)
+
+
+def plain(value):
+    """A located root as plain JSON values: objects below records may come as key-value pair tuples."""
+    if isinstance(value, tuple):
+        value = dict(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+@FAST
+@given(text=st.one_of(
+    edited(json_texts.map(lambda t: "Draft " + t + " final " + t)),
+    st.lists(st.one_of(json_texts, st.sampled_from(["{", "}", " x ", '"', "{}", '{"a":', "\n"])), max_size=6).map("".join),
+    edited(json_texts, max_edits=2)))
+def test_locate_answer_follows_the_documented_rule(text):
+    count, span = reference_last_object(text)
+    located = locate_answer(text)
+    if span is None:
+        assert located.root is None
+    else:
+        assert located.span == span and plain(located.root) == json.loads(span), text
+        assert ("last one counts" in located.message) == (count > 1)

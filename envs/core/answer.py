@@ -65,7 +65,12 @@ _PAIRS = json.JSONDecoder(object_pairs_hook=tuple)  # objects as pair tuples: du
 
 @dataclass
 class LocatedAnswer:
-    """What was found in the text: the parsed object (or None), its text, and why."""
+    """What was found in the text: the parsed object (or None), its text, and why.
+
+    ``root`` is a dict; when the object was parsed exactly (duplicates possible) the root, its
+    sections and their records are :class:`JObject` s, and objects below records (never a valid
+    field value) stay key-value pair tuples.
+    """
 
     found: bool
     root: dict | None
