@@ -1,6 +1,6 @@
 """``make_agent(spec, **kwargs)``: one string names any agent, for the CLI and for Python.
 
-Specs: ``oracle``, ``looks-right``, ``random``, ``hf:PATH_OR_HUB_NAME``,
+Specs: ``oracle``, ``looks-right``, ``random``, ``tool-user`` (the scripted tool user), ``hf:PATH_OR_HUB_NAME``,
 ``openai:MODEL`` or ``openai:MODEL@BASE_URL``. An :class:`Agent` passes through.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-kwargs", action="append", default=[], metavar="LABEL=JSON",
                         help="gym.make keyword arguments for the env with this label (or id)")
     parser.add_argument("--agent", action="append", metavar="[NAME=]SPEC",
-                        help="repeatable; SPEC is oracle, looks-right, random, hf:PATH_OR_HUB_NAME or "
+                        help="repeatable; SPEC is oracle, looks-right, random, tool-user, hf:PATH_OR_HUB_NAME or "
                              f"openai:MODEL[@BASE_URL] (default: {' '.join(DEFAULT_AGENTS)})")
     parser.add_argument("--agent-arg", action="append", default=[], metavar="NAME.KEY=JSON",
                         help="keyword argument for one agent, e.g. base.temperature=0.7 or api.concurrency=4")
