@@ -201,16 +201,17 @@ def decide_starts(text: str, max_depth: int) -> tuple[np.ndarray, np.ndarray, np
     word_starts, bad_word = _bad_words(codes, cls == _WORD)
     bad_words = word_starts[bad_word]
     structural = np.flatnonzero((cls >= _LB) & (cls <= _COMMA))
+    s_class, s_parity = cls[structural], parity[structural]
+    s_token = _TOKEN_OF_CLASS[s_class]
 
     starts, ends, parses, deep = [], [], [], []
     for phase in (0, 1):
         opens_q, closes_q = quotes[phase::2], quotes[phase + 1::2]
-        lb = structural[(parity[structural] == phase) & (cls[structural] == _LB)]
-        if lb.size == 0:
+        in_phase = s_parity == phase
+        if not (in_phase & (s_class == _LB)).any():
             continue
         tok = np.zeros(n, np.int8)
-        sp = structural[parity[structural] == phase]
-        tok[sp] = _TOKEN_OF_CLASS[cls[sp]]
+        tok[structural[in_phase]] = s_token[in_phase]
         wp = word_starts[parity[word_starts] == phase]
         tok[wp] = T_WORD
         if bad_words.size:
