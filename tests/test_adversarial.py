@@ -13,7 +13,7 @@ import pytest
 import feasgym  # noqa: F401
 from feasgym.envs.core.answer import MAX_ANSWER_CHARS, MAX_NESTING_DEPTH, locate_answer
 from feasgym.envs.core.json_scan import decide_starts
-from feasgym.envs.core.schema import AnswerSchema, Field, Section
+from feasgym.envs.core.schema import AnswerSchema, Field, Section, _fmt
 
 FAMILIES = [
     ("feasgym/ACOPF-case5-v0", {}),
@@ -79,11 +79,12 @@ def test_duplicated_id_and_field_are_ambiguous_in_every_family(family_env):
     section = u._schema.sections[0]
     first_id, field = section.ids[0], section.fields[0]
     record = f'"{first_id}": {{'
+    zero = _fmt(0.0, field.decimals)
     assert oracle.count(record) == 1
-    dup_id = oracle.replace(record, f'"{first_id}": {{"{field.name}": 0.{"0" * field.decimals}}}, ' + record)
-    dup_field = oracle.replace(record, record + f'"{field.name}": 0.{"0" * field.decimals}, ')
+    dup_id = oracle.replace(record, f'"{first_id}": {{"{field.name}": {zero}}}, ' + record)
+    dup_field = oracle.replace(record, record + f'"{field.name}": {zero}, ')
     escaped = field.name.replace("_", "\\u005f") if "_" in field.name else "\\u00" + format(ord(field.name[0]), "x") + field.name[1:]
-    dup_escaped = oracle.replace(record, record + f'"{escaped}": 0.{"0" * field.decimals}, ')
+    dup_escaped = oracle.replace(record, record + f'"{escaped}": {zero}, ')
     for text, path in ((dup_id, f"{section.name}.{first_id}"), (dup_field, f"{section.name}.{first_id}.{field.name}"),
                        (dup_escaped, f"{section.name}.{first_id}.{field.name}")):
         result = u.score(text)
