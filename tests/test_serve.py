@@ -233,3 +233,21 @@ def test_feasgym_serve_command(cases):
         proc.wait(timeout=30)
     bad = subprocess.run([sys.executable, "-m", "feasgym.cli", "serve"], capture_output=True, text=True)
     assert bad.returncode == 2 and "nothing to serve" in bad.stderr
+
+
+def test_store_from_a_bundle_solves_nothing(tmp_path, monkeypatch):
+    from feasgym.datasets import export_rows
+    from feasgym.integrations.server import build_store
+
+    rows, bundle = tmp_path / "rows.jsonl", tmp_path / "refs.jsonl.gz"
+    export_rows(ENV_ID, rows, "jsonl", bundle=bundle, n=2, seed=8, progress=False)
+    monkeypatch.setenv("FEASGYM_CACHE", str(tmp_path / "fresh-cache"))  # another machine: an empty cache
+    family = type(gym.make(ENV_ID).unwrapped.family)
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("solved a reference the bundle holds")
+
+    monkeypatch.setattr(family, "solve", no_solve)
+    store = build_store({"rows": [str(rows)], "bundles": [str(bundle)]})
+    row = json.loads(rows.read_text().splitlines()[1])
+    assert len(store) == 2 and store.score(InstanceKey.from_mapping(row), row["completion"])["feasible"]

@@ -5,13 +5,16 @@ import argparse
 import json
 
 NAME = "serve"
-HELP = "Serve POST /score: three scores per (instance key, completion), references preloaded from the cache."
+HELP = "Serve POST /score: three scores per (instance key, completion), references preloaded from the cache or bundles."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", action="append", default=[], metavar="PATH",
                         help="exported rows whose instances to preload (.jsonl, .parquet incl. verl's, HF folder); "
                              "repeatable; their env_kwargs column sets each env id's kwargs")
+    parser.add_argument("--bundle", action="append", default=[], metavar="PATH",
+                        help="reference bundle (feasgym export --bundle / feasgym cache export) to import into the "
+                             "cache before preloading, so nothing is solved here; repeatable")
     parser.add_argument("--env", default=None, help="also preload a range of instances of this env id")
     parser.add_argument("--split", default="train", choices=("train", "test", "ood"))
     parser.add_argument("--seed", type=int, default=0)
@@ -34,7 +37,7 @@ def config_of(args: argparse.Namespace) -> dict:
     """The JSON config every server process builds its store from."""
     from .export import parse_env_kwargs
 
-    config = {"rows": list(args.rows), "lazy": bool(args.lazy), "max_instances": int(args.max_instances),
+    config = {"rows": list(args.rows), "bundles": list(args.bundle), "lazy": bool(args.lazy), "max_instances": int(args.max_instances),
               "max_body_bytes": int(args.max_body_mb * 1024 * 1024), "max_items": int(args.max_items)}
     if args.env:
         config["range"] = {"env_id": args.env, "split": args.split, "seed": int(args.seed), "start": int(args.start),

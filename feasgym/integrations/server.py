@@ -141,9 +141,20 @@ def _score_all(store: InstanceStore, items: list[dict], detail: bool) -> list[di
 
 # ---- the app a uvicorn worker process builds (feasgym serve --workers N) ---------------
 def build_store(config: dict, progress: bool = False) -> InstanceStore:
-    """The store a ``feasgym serve`` config describes, with its instances preloaded."""
+    """The store a ``feasgym serve`` config describes (``rows``, ``range``, ``bundles``: reference bundles
+    imported into the cache first, ``lazy``, ``max_instances``), with its instances preloaded."""
     from .scoring import InstanceKey, keys_and_kwargs, read_rows
 
+    if config.get("bundles"):
+        import sys
+
+        from feasgym.envs.core.bundle import import_bundle
+
+        for bundle in config["bundles"]:  # references shipped from another machine, into this cache
+            report = import_bundle(bundle)
+            if progress or report.problems:
+                print(f"bundle {bundle}: {report.written} references imported"
+                      + "".join(f"\n  left out: {p}" for p in report.problems[:5]), file=sys.stderr)
     keys, env_kwargs = [], {}
     for path in config.get("rows", []):
         found, kwargs = keys_and_kwargs(read_rows(path))
