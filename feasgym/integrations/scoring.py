@@ -72,6 +72,8 @@ class InstanceKey:
 
 
 def _integer(value: Any, name: str) -> int:
+    if not isinstance(value, (bool, int)) and hasattr(value, "__index__"):  # numpy integers from parquet/pandas
+        value = value.__index__()
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     try:
