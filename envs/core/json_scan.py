@@ -70,6 +70,8 @@ _CTX_OF_OPEN = np.zeros(T_KEY + 1, np.int8)
 _CTX_OF_OPEN[T_LB], _CTX_OF_OPEN[T_LS] = _OBJECT, _ARRAY
 _HEX = np.zeros(256, bool)
 _HEX[list(b"0123456789abcdefABCDEF")] = True
+_MAY_FOLLOW_LB = np.zeros(256, bool)  # what may follow a '{' that starts an object: a key, its end, a space
+_MAY_FOLLOW_LB[list(b'"} \t\n\r')] = True
 _ESCAPABLE = np.zeros(256, bool)
 _ESCAPABLE[list(b'"\\/bfnrtu')] = True
 
@@ -201,6 +203,7 @@ def decide_starts(text: str, max_depth: int) -> tuple[np.ndarray, np.ndarray, np
     word_starts, bad_word = _bad_words(codes, cls == _WORD)
     bad_words = word_starts[bad_word]
     structural = np.flatnonzero((cls >= _LB) & (cls <= _COMMA))
+    padded_codes = np.append(codes, np.uint8(0))
     s_class, s_parity = cls[structural], parity[structural]
     s_token = _TOKEN_OF_CLASS[s_class]
 
@@ -208,7 +211,12 @@ def decide_starts(text: str, max_depth: int) -> tuple[np.ndarray, np.ndarray, np
     for phase in (0, 1):
         opens_q, closes_q = quotes[phase::2], quotes[phase + 1::2]
         in_phase = s_parity == phase
-        if not (in_phase & (s_class == _LB)).any():
+        lb = structural[in_phase & (s_class == _LB)]
+        if lb.size == 0:
+            continue
+        if not _MAY_FOLLOW_LB[padded_codes[lb + 1]].any():  # every '{' fails at the next character, one level deep
+            starts.append(lb), ends.append(np.full(lb.size, -1)), parses.append(np.zeros(lb.size, bool))
+            deep.append(np.zeros(lb.size, bool))
             continue
         tok = np.zeros(n, np.int8)
         tok[structural[in_phase]] = s_token[in_phase]
