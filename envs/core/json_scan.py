@@ -171,8 +171,8 @@ def decide_starts(text: str, max_depth: int) -> tuple[np.ndarray, np.ndarray, np
     codes = np.frombuffer(text.encode("latin-1", "replace"), np.uint8)
     n = codes.size
     cls = _CLASS[codes]
-    backslash = codes == 92
-    if backslash.any():
+    if "\\" in text:
+        backslash = codes == 92
         idx = np.arange(n)
         last_other = np.maximum.accumulate(np.where(backslash, -1, idx))
         escaped = np.zeros(n, bool)
@@ -192,18 +192,20 @@ def decide_starts(text: str, max_depth: int) -> tuple[np.ndarray, np.ndarray, np
         quotes = np.flatnonzero(cls == _QUOTE)
     # Parity of the quotes before each character: a parse from a '{' of parity p is outside strings where parity is p.
     is_quote = np.zeros(n, np.int8)
-    is_quote[quotes] = 1
-    parity = (np.cumsum(is_quote, dtype=np.int8) - is_quote) & 1  # int8 wraps, parity survives
-    # Characters a string may not hold (control characters, bad escapes), counted as a prefix sum.
-    bad_in_string = codes < 32
-    if leads.size:
-        bad_in_string[leads[bad_escape]] = True
     bad_before = np.zeros(n + 1, np.int32)
-    np.cumsum(bad_in_string, out=bad_before[1:])
+    if quotes.size:
+        is_quote[quotes] = 1
+        parity = (np.cumsum(is_quote, dtype=np.int8) - is_quote) & 1  # int8 wraps, parity survives
+        # Characters a string may not hold (control characters, bad escapes), counted as a prefix sum.
+        bad_in_string = codes < 32
+        if leads.size:
+            bad_in_string[leads[bad_escape]] = True
+        np.cumsum(bad_in_string, out=bad_before[1:])
+    else:
+        parity = is_quote  # no string anywhere: every character has parity 0
     word_starts, bad_word = _bad_words(codes, cls == _WORD)
     bad_words = word_starts[bad_word]
     structural = np.flatnonzero((cls >= _LB) & (cls <= _COMMA))
-    padded_codes = np.append(codes, np.uint8(0))
     s_class, s_parity = cls[structural], parity[structural]
     s_token = _TOKEN_OF_CLASS[s_class]
 
@@ -214,7 +216,7 @@ def decide_starts(text: str, max_depth: int) -> tuple[np.ndarray, np.ndarray, np
         lb = structural[in_phase & (s_class == _LB)]
         if lb.size == 0:
             continue
-        if not _MAY_FOLLOW_LB[padded_codes[lb + 1]].any():  # every '{' fails at the next character, one level deep
+        if not _MAY_FOLLOW_LB[codes[np.minimum(lb + 1, n - 1)]].any():  # (a '{' at the end reads itself: False)  # every '{' fails at the next character, one level deep
             starts.append(lb), ends.append(np.full(lb.size, -1)), parses.append(np.zeros(lb.size, bool))
             deep.append(np.zeros(lb.size, bool))
             continue
