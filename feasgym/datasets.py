@@ -139,7 +139,13 @@ ROW_WRITERS: dict[str, RowWriter] = {"jsonl": jsonl_writer, "parquet": parquet_w
 FORMAT_SUFFIX: dict[str, str] = {"jsonl": ".jsonl", "parquet": ".parquet", "hf": "", "verl": ".parquet"}
 """File suffix of each format (``""``: a folder)."""
 EXPORT_FORMATS = tuple(ROW_WRITERS) + ("both",)
-"""``both``: an HF folder at OUT plus OUT.jsonl."""
+"""``both``: an HF folder at OUT plus OUT.jsonl (the built-in formats; :func:`export_formats` also
+lists writers registered later in :data:`ROW_WRITERS`)."""
+
+
+def export_formats() -> tuple[str, ...]:
+    """Every format name an export takes now (``auto`` aside)."""
+    return tuple(ROW_WRITERS) + ("both",)
 
 
 def export_targets(out: str | os.PathLike, fmt: str = "auto") -> list[tuple[str, Path]]:
@@ -148,8 +154,8 @@ def export_targets(out: str | os.PathLike, fmt: str = "auto") -> list[tuple[str,
     ``auto`` picks the format whose suffix ``out`` has (an HF folder otherwise); a file format
     appends its suffix when ``out`` lacks it; an HF folder drops a file suffix.
     """
-    if fmt not in EXPORT_FORMATS + ("auto",):
-        raise ValueError(f"format must be one of {('auto',) + EXPORT_FORMATS}, got {fmt!r}")
+    if fmt not in export_formats() + ("auto",):
+        raise ValueError(f"format must be one of {('auto',) + export_formats()}, got {fmt!r}")
     out = Path(out)
     if fmt == "auto":
         fmt = next((f for f, suffix in FORMAT_SUFFIX.items() if suffix and out.name.endswith(suffix)), "hf")

@@ -18,10 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=100, help="number of instances")
     parser.add_argument("--seed", type=int, default=0, help="seed of the instance stream")
     parser.add_argument("--start", type=int, default=0, help="index of the first instance")
-    from feasgym.datasets import EXPORT_FORMATS
+    from feasgym.datasets import export_formats
 
     parser.add_argument("--out", required=True, help="output: a .jsonl or .parquet file, or an HF datasets folder")
-    parser.add_argument("--format", default="auto", choices=("auto",) + EXPORT_FORMATS,
+    parser.add_argument("--format", default="auto", choices=("auto",) + export_formats(),
                         help="auto: by OUT's suffix (.jsonl, .parquet), else an HF folder; both: folder plus OUT.jsonl")
     parser.add_argument("--workers", type=int, default=1, help="local processes solving references in parallel")
     parser.add_argument("--executor", default="local", metavar="local|local:N|ray|ray:ADDRESS",
