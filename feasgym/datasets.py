@@ -40,6 +40,8 @@ def _atomic(path: Path) -> Iterator[Path]:
     """A temporary path next to ``path``, renamed onto it when the block ends cleanly, removed otherwise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    if tmp.is_dir():  # left by an interrupted run
+        shutil.rmtree(tmp)
     try:
         yield tmp
         os.replace(tmp, path)
