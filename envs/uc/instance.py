@@ -16,10 +16,11 @@ Out-of-distribution variants (``ood=``, split "ood" only):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from .data import DAYS, FLEETS, demand_shape, fleet_units
+from .data import DAYS, demand_shape, fleet_units
 
 OOD_KINDS = ("peak", "outage", "relabel")
 MW_DECIMALS = 2  # demand, reserve, initial output and every answered output, in MW
@@ -87,6 +88,27 @@ class UCInstance:
     def schedule_ids(self) -> tuple[str, ...]:
         """Answer ids, unit-major: G1_t01, G1_t02, ..., G2_t01, ..."""
         return tuple(f"{u}_{t}" for u in self.unit_ids for t in self.period_ids)
+
+    @cached_property
+    def cost_lines(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(units, segments) base MW, base cost and slope of each production-cost segment (padded by repeating
+        the last segment, which leaves the maximum of the lines unchanged)."""
+        k = max(m.size for m in self.cost_mw) - 1
+        mw, usd, slope = (np.empty((self.n_units, k)) for _ in range(3))
+        for g, (m, c) in enumerate(zip(self.cost_mw, self.cost_usd)):
+            s = np.diff(c) / np.diff(m)
+            pad = k - s.size
+            mw[g], usd[g], slope[g] = (np.r_[x, np.repeat(x[-1], pad)] for x in (m[:-1], c[:-1], s))
+        return mw, usd, slope
+
+    @cached_property
+    def startup_tiers(self) -> tuple[np.ndarray, np.ndarray]:
+        """(units, tiers) lags and costs, padded with an unreachable lag."""
+        k = max(lag.size for lag in self.startup_lag)
+        lags, costs = np.full((self.n_units, k), np.inf), np.zeros((self.n_units, k))
+        for g, (lag, cost) in enumerate(zip(self.startup_lag, self.startup_cost)):
+            lags[g, :lag.size], costs[g, :cost.size] = lag, cost
+        return lags, costs
 
     @property
     def up_t0(self) -> np.ndarray:
@@ -162,7 +184,3 @@ def _random_ids(rng: np.random.Generator, n: int) -> tuple[str, ...]:
             seen.add(word)
             out.append(word)
     return tuple(out)
-
-
-def fleet_names() -> tuple[str, ...]:
-    return tuple(FLEETS)

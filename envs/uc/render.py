@@ -28,8 +28,8 @@ def render_prompt(inst: UCInstance, tol: UCTolerances, schema: AnswerSchema) -> 
         "- Output limits: a unit that is on has pmin_mw <= p_mw <= pmax_mw; a unit that is off has p_mw = 0 "
         f"(tolerance {tol.limit_mw:g} MW).",
         "- Ramping (period 0 is the hour before the horizon, with status_t0 and p_t0_mw): if a unit is on in t-1 and "
-        "t, p(t) - p(t-1) <= ramp_up_mw and p(t-1) - p(t) <= ramp_down_mw; in the period it starts, "
-        "p(t) <= startup_mw; in the period before it stops, p(t-1) <= shutdown_mw "
+        "t, p(t) - p(t-1) <= ramp_up_mw and p(t-1) - p(t) <= ramp_down_mw; if it starts in t, p(t) <= startup_mw; "
+        "if it stops in t, p(t-1) <= shutdown_mw "
         f"(tolerance {tol.ramp_mw:g} MW).",
         "- Minimum up time: a unit that starts in period s stays on in periods s .. s + min_up_h - 1. A unit on in "
         "period 0 has been on for hours_t0 periods, i.e. it started in period 1 - hours_t0.",

@@ -10,9 +10,9 @@ t-1 and off in t; period 0 is the given initial status and output.
 - ``gen_limits`` (two per unit and period): pmin * on <= p <= pmax * on.
 - ``ramp`` (two per unit and period): p_t - p_(t-1) <= ramp_up (on in both) or startup_limit
   (starting in t); p_(t-1) - p_t <= ramp_down (on in both) or shutdown_limit (stopping in t).
-- ``min_up`` / ``min_down`` (per unit and period): a unit on in t... counted as in the MILP:
-  starts in the last min_up periods up to t (the initial status included) at most on_t;
-  stops in the last min_down periods at most 1 - on_t.
+- ``min_up`` / ``min_down`` (per unit and period), counted as in the MILP: the starts in periods
+  t-min_up+1 .. t (the start before the horizon included) are at most on_t; the stops in periods
+  t-min_down+1 .. t are at most 1 - on_t.
 - ``commitment_binary`` (per unit and period): on is 0 or 1.
 - ``availability`` (per unavailable unit and period): on = 0.
 
@@ -131,43 +131,36 @@ def _window_sums(events: np.ndarray, window: np.ndarray, history: np.ndarray) ->
     A missing event (NaN) makes every window that holds it missing, and only those.
     """
     n, T = events.shape
-    sums = np.zeros((n, T))
-    for lag in range(min(int(window.max(initial=0)), T)):
-        active = (lag < window)[:, None]
-        shifted = np.zeros((n, T))
-        shifted[:, lag:] = events[:, :T - lag]
-        sums += np.where(active, shifted, 0.0)
+    missing = np.isnan(events)
+    zero = np.zeros((n, 1))
+    total = np.concatenate([zero, np.cumsum(np.where(missing, 0.0, events), axis=1)], axis=1)
+    holes = np.concatenate([zero, np.cumsum(missing, axis=1)], axis=1)
     t = np.arange(1, T + 1)[None, :]
-    sums += (history[:, None] >= t - window[:, None] + 1).astype(float)
-    return sums
+    start = np.maximum(t - window[:, None], 0)  # the window's events are total[t] - total[start]
+    sums = total[:, 1:] - np.take_along_axis(total, start, axis=1)
+    sums[(holes[:, 1:] - np.take_along_axis(holes, start, axis=1)) > 0] = np.nan
+    return sums + (history[:, None] >= t - window[:, None] + 1)
 
 
 def production_cost(inst: UCInstance, u: np.ndarray, p: np.ndarray) -> np.ndarray:
     """(units, periods) $ of running: the convex piecewise-linear cost at p where committed, 0 where off."""
-    cost = np.zeros_like(p)
-    for g in range(inst.n_units):
-        mw, usd = inst.cost_mw[g], inst.cost_usd[g]
-        slopes = np.diff(usd) / np.diff(mw)
-        lines = usd[:-1, None] + slopes[:, None] * (p[g][None, :] - mw[:-1, None])
-        cost[g] = np.where(u[g] > 0, lines.max(axis=0), 0.0)
-    return cost
+    mw, usd, slope = inst.cost_lines
+    lines = usd[:, :, None] + slope[:, :, None] * (p[:, None, :] - mw[:, :, None])
+    return np.where(u > 0, lines.max(axis=1), 0.0)
 
 
 def startup_costs(inst: UCInstance, u: np.ndarray) -> np.ndarray:
     """(units, periods) $ of each start, by how many periods the unit had been off before it."""
     n, T = u.shape
-    off_run = np.where(inst.on_t0 == 0, inst.hours_t0, 0).astype(float)
-    prev = inst.on_t0.astype(float)
-    cost = np.zeros((n, T))
+    off_before = np.empty((n, T))
+    run = np.where(inst.on_t0 == 0, inst.hours_t0, 0).astype(float)
     for t in range(T):
-        starting = (prev == 0) & (u[:, t] == 1)
-        for g in np.flatnonzero(starting):
-            lags = inst.startup_lag[g]
-            tier = max(int(np.searchsorted(lags, off_run[g], side="right")) - 1, 0)
-            cost[g, t] = inst.startup_cost[g][tier]
-        off_run = np.where(u[:, t] == 0, off_run + 1, 0.0)
-        prev = u[:, t]
-    return cost
+        off_before[:, t] = run
+        run = np.where(u[:, t] == 0, run + 1, 0.0)
+    lags, costs = inst.startup_tiers
+    tier = np.maximum((lags[:, None, :] <= off_before[:, :, None]).sum(axis=2) - 1, 0)
+    starts = np.diff(np.column_stack([inst.on_t0, u]), axis=1) > 0
+    return np.where(starts, np.take_along_axis(costs, tier, axis=1), 0.0)
 
 
 def schedule_cost(inst: UCInstance, on: np.ndarray, p: np.ndarray) -> float | None:
