@@ -6,7 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import gymnasium as gym
 import pytest
 
-from feasgym.integrations.verifiers import answer_text, load_environment
+from feasgym.envs.rewards import completion_text
+from feasgym.integrations.verifiers import load_environment
 
 ENV_ID = "feasgym/ACOPF-case5-v0"
 
@@ -93,4 +94,4 @@ def test_load_environment_checks_rows_and_weights():
     with pytest.raises(ValueError, match="weights"):
         load_environment(ENV_ID, dataset=rows, eval_n=0, weights={"speed": 1.0})
     chat = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "A"}, {"role": "user", "content": "B"}]
-    assert answer_text(chat) == "A" and answer_text("plain") == "plain" and answer_text([]) == ""
+    assert completion_text(chat) == "A" and completion_text([]) == ""  # the text the rubric scores

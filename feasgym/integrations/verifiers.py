@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from feasgym.envs.rewards import completion_text
 from feasgym.integrations.scoring import SCORE_NAMES, InstanceKey, InstanceStore
 
 DEFAULT_WEIGHTS = {"format": 0.1, "feasibility": 1.0, "optimality": 0.3}
@@ -37,22 +38,6 @@ def verifiers_rows(dataset) -> Any:
     return dataset.map(convert, remove_columns=dataset.column_names)
 
 
-def answer_text(completion: Any) -> str:
-    """The last assistant message's text (dicts or message objects); a plain string as it is."""
-    if isinstance(completion, str):
-        return completion
-    for message in reversed(list(completion or [])):
-        role = message.get("role") if isinstance(message, Mapping) else getattr(message, "role", None)
-        if role != "assistant":
-            continue
-        content = message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
-        if isinstance(content, list):
-            return "".join(p.get("text", "") if isinstance(p, Mapping) else str(getattr(p, "text", ""))
-                           for p in content)
-        return content if isinstance(content, str) else ""
-    return ""
-
-
 def feasgym_rubric(store: InstanceStore, weights: Mapping[str, float] | None = None, parser=None):
     """A ``vf.Rubric`` of the three rewards (``weights``) and the logged rates (weight 0)."""
     import verifiers as vf
@@ -66,7 +51,7 @@ def feasgym_rubric(store: InstanceStore, weights: Mapping[str, float] | None = N
         if isinstance(state, dict) and STATE_KEY in state:
             return state[STATE_KEY]
         data = json.loads(info) if isinstance(info, str) else dict(info)
-        result = store.score(InstanceKey.from_mapping(data), answer_text(completion))
+        result = store.score(InstanceKey.from_mapping(data), completion_text(completion))
         if isinstance(state, dict):
             state[STATE_KEY] = result
         return result
