@@ -18,7 +18,7 @@ import json
 from collections import OrderedDict
 from typing import Any, Iterator, Sequence
 
-from .core.cache import store_record
+from .core.cache import resolve_cache_dir, store_record
 from .executors import Executor, make_executor
 from .rewards import instance_columns
 
@@ -42,7 +42,9 @@ def worker_env(env_id: str, env_kwargs: dict | None, split: str):
     import feasgym.envs  # noqa: F401  (registers the ids in a spawned or remote worker)
 
     env_kwargs = dict(env_kwargs or {})
-    address = (env_id, json.dumps(env_kwargs, sort_keys=True, default=repr), split)
+    # keyed by the cache the env would use too: FEASGYM_CACHE may change between calls in one process
+    address = (env_id, json.dumps(env_kwargs, sort_keys=True, default=repr), split,
+               str(resolve_cache_dir(env_kwargs.get("cache_dir", None))))
     env = _envs.get(address)
     if env is None:
         env = gym.make(env_id, split=split, **env_kwargs)
