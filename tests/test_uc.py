@@ -288,7 +288,8 @@ def test_check_env_same_seed_same_prompt_and_registration():
     b, _ = gym.make(ID).reset(seed=5, options={"instance": 1})
     c, _ = env.reset(seed=6, options={"instance": 1})
     assert a == b and a != c
-    assert gym.make("feasgym/UC-rts10-ood-outage-v0").unwrapped.family.ood == "outage"
+    family = gym.make("feasgym/UC-rts5-ood-outage-v0", fleet="rts10").unwrapped.family
+    assert (family.fleet, family.ood, family.periods) == ("rts10", "outage", 24)
     with pytest.raises(ValueError):
         UCFamily("rts7")
     with pytest.raises(ValueError):

@@ -3,14 +3,15 @@
 One folder: data (:mod:`.data`), instances (:mod:`.instance`), the checker's rows and cost
 (:mod:`.schedule`), the HiGHS MILP reference (:mod:`.milp`), the prompt (:mod:`.render`) and
 the family (:mod:`.family`). Its ids are declared here; the family class loads on first use.
-The 20-unit fleet is a family option (``fleet="rts20"``), not an id: its reference MILP takes
-seconds per instance.
+Only the 5-unit fleet is an id; the 10- and 20-unit fleets are family options
+(``gym.make("feasgym/UC-rts5-v0", fleet="rts10")``): their reference MILPs take 2-8 s of CPU per
+instance, which the contract suite (every id, several instances) cannot afford on a 2-core machine.
 """
 from __future__ import annotations
 
 from ..core.registration import register_family
 
-UC_FLEETS = {"rts5": 5, "rts10": 10}
+UC_FLEETS = {"rts5": 5}
 UC_OOD = {
     "peak": ("peak", "peak demand 84-90% of the available capacity (training 60-80%)"),
     "outage": ("outage", "one unit, drawn, unavailable all day (it tripped in the hour before)"),

@@ -20,6 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..core.constraints import RowBlock
 from .data import DAYS, demand_shape, fleet_units
 
 OOD_KINDS = ("peak", "outage", "relabel")
@@ -70,7 +71,7 @@ class UCInstance:
     order: np.ndarray
     peak_share: float
     reserve_share: float
-    rows: object = field(default=None, repr=False)  # the RowBlock the family declares for this instance
+    rows: RowBlock = field(default_factory=RowBlock, repr=False)  # declared by the family (UCFamily.prepare)
 
     @property
     def n_units(self) -> int:
