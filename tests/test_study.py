@@ -256,3 +256,28 @@ def test_portfolio_works_as_a_study_env(tmp_path):
     section = next(iter(ood["envs"].values()))
     assert section["split"] == "ood" and section["agents"]["oracle"]["feasible"]["mean"] == 1.0
     assert "no violation network" in text  # not a grid
+
+
+@pytest.mark.slow  # a whole (tiny) study on case14: untrained models generate up to the full budget
+def test_gpu_profile_trains_lora_adapters_on_a_local_base_model(tmp_path):
+    """The gpu profile's path at CPU scale: --base-model, LoRA (threshold lowered to this tiny model), case14.
+
+    Setpoint answers keep the untrained models' generations short (the full-state answer is ~570 tokens
+    in this tokenizer: the same code path, several minutes of generation on a shared 2-core machine)."""
+    from feasgym.agents.training.data import InstanceSource, instance_rows
+
+    rows = instance_rows(InstanceSource("feasgym/DCOPF-case14-v0", "train", 5), 2)
+    local = build_base_model([r["prompt"] for r in rows] + [r["completion"] for r in rows], tmp_path / "local-lm",
+                             TinyModelSpec(n_layer=1, n_embd=32, n_head=2, n_positions=4096, vocab_size=1200))
+    profile = PROFILES["gpu"].with_overrides(
+        env_ids=("feasgym/ACOPF-case14-v0",), env_kwargs={"feasgym/ACOPF-case14-v0": {"answer_mode": "setpoints"}},
+        seeds=(0,), threads=2, n_train=2, n_probe=1, n_test=1, n_ood=1,
+        n_grpo=1, data_workers=1, lora_above_params=0, sft=SFTBudget(epochs=1, batch_size=2, probe_at_start=False),
+        grpo=GRPOBudget(max_steps=1, num_generations=2, prompts_per_step=1, probe_at_start=False), eval_batch_size=4)
+    report = run_study(profile, tmp_path / "gpu", base_model=str(local), progress=False, log=lambda s: None)
+    sft = json.loads((tmp_path / "gpu" / "seed-0" / "sft" / "summary.json").read_text())
+    assert sft["budget"]["lora"] == {"r": 16, "lora_alpha": 32}
+    text = report.read_text()
+    assert "feasgym/ACOPF-case14-v0 OOD (ood=load" in text and f"base model: {local}" in text
+    budget = json.loads((tmp_path / "gpu" / "budget.json").read_text())
+    assert budget["longest_answer"] > 50 and budget["max_new_tokens"] == budget["needed"]

@@ -1,5 +1,6 @@
 """Training pieces: embedded base model, SFT, GRPO rewards and groups (tiny budgets, offline)."""
 import json
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -181,3 +182,20 @@ def test_training_shows_one_bar_with_its_key_figure_not_the_trainer_dicts(base, 
     captured = capsys.readouterr()
     assert "SFT seed 7" in captured.err and "loss=" in captured.err
     assert "{'loss'" not in captured.out + captured.err and "'learning_rate'" not in captured.out + captured.err
+
+
+def test_same_seed_and_threads_give_bit_identical_models(base, rows, tmp_path):
+    import torch
+    from safetensors.numpy import load_file
+
+    budget = SFTBudget(epochs=1, batch_size=1, probe_at_start=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        paths = [run_sft(base, rows, tmp_path / name, budget, seed=seed, progress=False)["checkpoint"]
+                 for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+    finally:
+        torch.set_num_threads(threads)
+    a, b, c = (load_file(Path(p) / "model.safetensors") for p in paths)
+    assert all(np.array_equal(a[k], b[k]) for k in a)  # same seed, same threads: bit for bit
+    assert any(not np.array_equal(a[k], c[k]) for k in a)  # another seed: another batch order, another model

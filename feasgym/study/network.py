@@ -102,12 +102,14 @@ def plot_violation_network(topology: dict, shares: dict[str, dict], title: str, 
             ax.scatter(x, y, s=260, color=cmap(0.1 + 0.9 * share["bus"][i]), edgecolors="black",
                        linewidths=1.5 if i in has_gen else 0.6, marker="s" if i in has_gen else "o", zorder=2)
             if len(xy) <= 40:
-                ax.annotate(topology["buses"][i], (x, y), ha="center", va="center", fontsize=7, zorder=3)
+                ax.annotate(topology["buses"][i], (x, y), ha="center", va="center", fontsize=7, zorder=3,
+                            color="white" if share["bus"][i] > 0.6 else "black")
         ax.set_title(f"{label}: {share['answers']} answers", fontsize=9)
         ax.set_axis_off()
     mappable = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, 1), cmap=cmap)
     fig.colorbar(mappable, ax=axes[0].tolist(), shrink=0.7, label="share of answers violating there")
-    fig.suptitle(title + "\n(squares: buses with generators, whose limit violations count at their bus)", fontsize=9)
+    fig.suptitle(title + "\n(squares: buses with generators, whose limit violations count at their bus)", fontsize=9,
+                 y=1.02)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -145,7 +145,9 @@ def _base_lines(base: dict, evaluations: dict) -> list[str]:
                 "never the target env; shared by every training seed.")
     else:
         text = f"**Base.** `{base['model']}` ({base['parameters']:,} parameters), shared by every training seed."
-    text += f" On the target's evaluation prompts it finds an answer in {min(found):.3f}-{max(found):.3f} of them."
+    fmt = [env["agents"]["base"]["format"]["mean"] for ev in evaluations.values() for env in ev["summary"]["envs"].values()]
+    text += (f" On the target's evaluation prompts an answer is found in {min(found):.3f}-{max(found):.3f} of them "
+             f"(format {min(fmt):.3f}-{max(fmt):.3f}).")
     if min(found) < 0.8:
         text += (" Note: under 0.8, so the base does not yet stand in for a model that answers; "
                  "'did SFT raise format' then partly measures learning to answer at all.")
