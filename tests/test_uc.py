@@ -309,3 +309,19 @@ def test_prompt_prints_what_the_checker_uses():
         cells = row.split(",")
         assert float(cells[2]) == inst.pmin[g] and float(cells[3]) == inst.pmax[g] and float(cells[12]) == inst.p_t0[g]
         assert int(cells[11]) == inst.hours_t0[g]
+
+
+def test_uc_solves_after_another_highs_user_in_the_same_process(tmp_path):
+    """HiGHS's thread scheduler is global: a MILP that asked for another thread count than an earlier
+    QP (the portfolio reference) got no solution at all. A fresh process with a cold cache reproduces it."""
+    import subprocess
+    import sys
+
+    script = ("import gymnasium as gym, feasgym\n"
+              "gym.make('feasgym/Portfolio-n10-v0').reset(seed=0)\n"
+              "u = gym.make('feasgym/UC-rts5-v0').unwrapped\n"
+              "u.reset(seed=3)\n"
+              "assert u.score(u.reference_answer())['feasibility']['feasible']\n")
+    env = {**__import__("os").environ, "FEASGYM_CACHE": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -320,7 +320,9 @@ _NO_RECORD = object()
 
 def _fmt(value: float, decimals: int) -> str:
     text = f"{value:.{decimals}f}"
-    return "0." + "0" * decimals if text.startswith("-") and float(text) == 0 else text
+    if text.startswith("-") and float(text) == 0:  # -0.0 and tiny negatives are written as zero
+        return "0." + "0" * decimals if decimals else "0"
+    return text
 
 
 def _listed(bad: list[str], what: str, ok: str, shown=str) -> tuple[bool, str]:

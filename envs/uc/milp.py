@@ -164,7 +164,6 @@ def solve_uc(inst: UCInstance, *, mip_rel_gap: float = MIP_REL_GAP, time_limit_s
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
     h.passModel(lp)
     h.run()
