@@ -24,13 +24,10 @@ from typing import Any, Callable
 import gymnasium as gym
 
 from .core.answer import coerce_text
-from .core.weighting import optimality_credit
+from .core.weighting import CHECK_COLUMN, INSTANCE_COLUMNS, REWARD_NAMES, feasibility_value, optimality_value
 
-INSTANCE_COLUMNS = ("env_id", "seed", "split", "instance")
-"""Columns that address an instance (``env_id`` may be omitted: the functions' own id is assumed)."""
-CHECK_COLUMN = "prompt_hash"
-"""Optional column: the first 16 hex digits of the prompt's SHA-256, verified when present."""
-REWARD_NAMES = ("format_reward", "feasibility_reward", "optimality_reward")
+__all__ = ["CHECK_COLUMN", "INSTANCE_COLUMNS", "REWARD_NAMES", "EnvScorer", "completion_text", "feasibility_value",
+           "instance_columns", "optimality_value", "trl_reward_functions"]
 
 
 def completion_text(completion: Any) -> str:
@@ -184,13 +181,3 @@ def trl_reward_functions(env_id: str, *, optimality_scale: float | None = None, 
     format_reward.scorer = feasibility_reward.scorer = optimality_reward.scorer = scorer
     return [format_reward, feasibility_reward, optimality_reward]
 
-
-def feasibility_value(score: dict) -> float:
-    """1 for a feasible answer, else half the constraint-satisfaction rate (< 0.5)."""
-    feas = score["feasibility"]
-    return 1.0 if feas["feasible"] else 0.5 * float(feas["score"])
-
-
-def optimality_value(score: dict, scale: float) -> float:
-    """The optimality credit of a feasible answer (see :func:`optimality_credit`); 0 when infeasible."""
-    return optimality_credit(score["optimality"]["gap"], scale) if score["feasibility"]["feasible"] else 0.0

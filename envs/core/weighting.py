@@ -1,4 +1,7 @@
-"""The scalar reward: a documented, configurable weighting of the score components.
+"""The scoring vocabulary, in one place: the components every view of a score reads, the env's scalar
+reward (a documented, configurable weighting of them), the TRL reward values, and the names and
+dataset columns that address an instance. The env, the TRL reward functions, the integrations
+(verl, OpenRLHF, verifiers, lm-eval, the scoring server) and GRPO all import them from here.
 
 Defaults (weights sum to 1):
 
@@ -66,3 +69,23 @@ def combine(format_score: float, constraint_rate: float, feasible: bool, gap: fl
         "optimality": optimality_credit(gap, scale) if feasible else 0.0,
     }
     return float(sum(weights[k] * components[k] for k in components)), components
+
+
+INSTANCE_COLUMNS = ("env_id", "seed", "split", "instance")
+"""Dataset columns that address an instance (``env_id`` may be omitted: a reward function's own id is assumed)."""
+CHECK_COLUMN = "prompt_hash"
+"""Optional column: the first 16 hex digits of the prompt's SHA-256, verified when present."""
+REWARD_NAMES = ("format_reward", "feasibility_reward", "optimality_reward")
+"""The TRL reward functions' names (what TRL logs each under), in the order of their values below."""
+
+
+def feasibility_value(score: dict) -> float:
+    """The feasibility reward: 1 for a feasible answer, else half the constraint-satisfaction rate (< 0.5),
+    so a fully feasible answer always beats any infeasible one."""
+    feas = score["feasibility"]
+    return 1.0 if feas["feasible"] else 0.5 * float(feas["score"])
+
+
+def optimality_value(score: dict, scale: float = DEFAULT_OPTIMALITY_SCALE) -> float:
+    """The optimality reward: the optimality credit of a feasible answer (:func:`optimality_credit`), else 0."""
+    return optimality_credit(score["optimality"]["gap"], scale) if score["feasibility"]["feasible"] else 0.0
