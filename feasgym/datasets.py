@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
+from feasgym.envs.core.files import atomic_path
 from feasgym.envs.dataset_rows import instance_records, iter_instance_results
 
 RowWriter = Callable[[Path], ContextManager[Callable[[dict], None]]]
@@ -35,23 +36,7 @@ BATCH_ROWS = 256
 
 
 # ---- one function per format ---------------------------------------------------------------
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path next to ``path``, renamed onto it when the block ends cleanly, removed otherwise."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.is_dir():  # left by an interrupted run
-        shutil.rmtree(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise
+_atomic = atomic_path  # every format writes to a temporary name, renamed at the end
 
 
 @contextlib.contextmanager

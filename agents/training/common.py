@@ -47,13 +47,10 @@ def save_trained(trainer, out_dir: str | Path) -> Path:
 
 
 def write_json(path: str | Path, data) -> Path:
-    """``data`` as indented JSON, written to a temporary file and moved into place (never half written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """``data`` as indented JSON, never half written (the one atomic writer, :mod:`feasgym.envs.core.files`)."""
+    from feasgym.envs.core.files import write_json as atomic_json
+
+    return atomic_json(path, data)
 
 
 def check_context(model, tokenizer, texts, reserve: int = 0) -> None:

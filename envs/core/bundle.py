@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .files import atomic_path
 from .cache import CACHE_FORMAT, Namespace, iter_records, record_problem, store_record
 
 BUNDLE_FORMAT = 1
@@ -48,8 +49,6 @@ def bundle_writer(path: str | os.PathLike) -> Iterator[Callable[[dict], None]]:
     from .. import __version__
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     count = 0
 
     def add(record: dict) -> None:
@@ -60,17 +59,11 @@ def bundle_writer(path: str | os.PathLike) -> Iterator[Callable[[dict], None]]:
         fh.write(json.dumps(record, separators=(",", ":")) + "\n")
         count += 1
 
-    try:
-        with _open(tmp, "w", path.name.endswith(".gz")) as fh:
-            fh.write(json.dumps({"feasgym_bundle": BUNDLE_FORMAT, "record_layout": CACHE_FORMAT,
-                                 "feasgym_version": __version__}) + "\n")
-            yield add
-            fh.write(json.dumps({"feasgym_bundle_end": count}) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, _open(tmp, "w", path.name.endswith(".gz")) as fh:
+        fh.write(json.dumps({"feasgym_bundle": BUNDLE_FORMAT, "record_layout": CACHE_FORMAT,
+                             "feasgym_version": __version__}) + "\n")
+        yield add
+        fh.write(json.dumps({"feasgym_bundle_end": count}) + "\n")
 
 
 def write_bundle(records: Iterable[dict], path: str | os.PathLike) -> int:

@@ -21,12 +21,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
+
+from .files import write_text
 
 CACHE_FORMAT = 2
 """Layout version of the files; part of the folder name, so files of another layout are never read."""
@@ -302,14 +303,4 @@ def iter_records(cache_dir: str | os.PathLike | None | bool = None) -> Iterator[
 
 
 def _atomic_write(path: str | Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text(path, text)

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from feasgym.envs.core.files import atomic_path
 from feasgym.integrations.scoring import SCORE_NAMES, InstanceKey, parse_key, score_keys, weighted_score
 
 ABILITY = "constrained-optimization"
@@ -52,9 +53,6 @@ def verl_writer(path: str | os.PathLike, batch_rows: int = 256) -> Iterator[Call
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     rows: list[dict] = []
     state: dict[str, Any] = {}
 
@@ -62,7 +60,7 @@ def verl_writer(path: str | os.PathLike, batch_rows: int = 256) -> Iterator[Call
         table = pa.Table.from_pylist(rows, schema=state.get("schema"))
         if "writer" not in state:
             state["schema"] = table.schema
-            state["writer"] = pq.ParquetWriter(tmp, table.schema)
+            state["writer"] = pq.ParquetWriter(state["tmp"], table.schema)
         state["writer"].write_table(table)
         rows.clear()
 
@@ -71,17 +69,15 @@ def verl_writer(path: str | os.PathLike, batch_rows: int = 256) -> Iterator[Call
         if len(rows) >= batch_rows:
             flush()
 
-    try:
-        yield write
-        if rows or "writer" not in state:
-            flush()
-        state.pop("writer").close()
-        os.replace(tmp, path)
-    finally:
-        if "writer" in state:
-            state["writer"].close()
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        state["tmp"] = tmp
+        try:
+            yield write
+            if rows or "writer" not in state:
+                flush()
+        finally:
+            if "writer" in state:
+                state.pop("writer").close()
 
 
 def write_verl_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:
