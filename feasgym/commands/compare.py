@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .options import json_or_text
+
 NAME = "compare"
 HELP = ("Compare agents on identical instances: per-episode JSONL, summary with bootstrap CIs and paired "
         "tests, report.md and plots.")
@@ -78,10 +80,7 @@ def agent_kwargs(specs: dict[str, str], args: argparse.Namespace) -> dict[str, d
         name, dot, key = target.partition(".")
         if not dot or name not in specs:
             raise SystemExit(f"feasgym compare: --agent-arg {target!r} names no agent (agents: {sorted(specs)})")
-        try:
-            kwargs[name][key] = json.loads(value)
-        except ValueError:
-            kwargs[name][key] = value  # a plain string, e.g. a system prompt
+        kwargs[name][key] = json_or_text(value)  # JSON, else a plain string (e.g. a system prompt)
     return kwargs
 
 

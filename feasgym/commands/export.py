@@ -6,7 +6,6 @@ Instances are solved on an executor (``--executor local`` processes by default, 
 from __future__ import annotations
 
 import argparse
-import json
 
 NAME = "export"
 HELP = "Export instances (prompt, oracle completion, chat messages, instance key) as JSONL, Parquet or an HF dataset."
@@ -39,16 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_env_kwargs(pairs: list[str], option: str = "--env-kwarg") -> dict:
     """``["answer_mode=setpoints", "max_turns=2"]`` -> ``{"answer_mode": "setpoints", "max_turns": 2}``
     (also ``feasgym study --env-option``; ``option`` names the flag in the error)."""
-    kwargs = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{option} expects KEY=VALUE, got {pair!r}")
-        try:
-            kwargs[key] = json.loads(value)
-        except ValueError:
-            kwargs[key] = value
-    return kwargs
+    from .options import parse_key_values
+
+    return parse_key_values(pairs, option)
 
 
 def run(args: argparse.Namespace) -> int:
