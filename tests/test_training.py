@@ -188,12 +188,12 @@ def test_same_seed_and_threads_give_bit_identical_models(base, rows, tmp_path):
     import torch
     from safetensors.numpy import load_file
 
-    budget = SFTBudget(epochs=1, batch_size=1, probe_at_start=False)
+    budget = SFTBudget(epochs=2, batch_size=1, probe_at_start=False)  # 6 steps over 3 rows in seeded orders
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         paths = [run_sft(base, rows, tmp_path / name, budget, seed=seed, progress=False)["checkpoint"]
-                 for name, seed in (("a", 3), ("b", 3), ("c", 4))]
+                 for name, seed in (("a", 0), ("b", 0), ("c", 1))]
     finally:
         torch.set_num_threads(threads)
     a, b, c = (load_file(Path(p) / "model.safetensors") for p in paths)
