@@ -281,3 +281,16 @@ def test_gpu_profile_trains_lora_adapters_on_a_local_base_model(tmp_path):
     assert "feasgym/ACOPF-case14-v0 OOD (ood=load" in text and f"base model: {local}" in text
     budget = json.loads((tmp_path / "gpu" / "budget.json").read_text())
     assert budget["longest_answer"] > 50 and budget["max_new_tokens"] == budget["needed"]
+
+
+def test_violation_shares_map_elements_onto_the_network():
+    from feasgym.study.network import violation_shares
+
+    topology = {"buses": ["1", "2", "3"], "gens": ["G1"], "gen_bus": [1], "branches": ["L1", "L2"],
+                "from": [0, 1], "to": [1, 2]}
+    answers = [[{"element": "bus 1"}, {"element": "generator G1"}, {"element": "bus 1"}],
+               [{"element": "branch L2 (from end)"}, {"element": "system"}], []]
+    shares = violation_shares(topology, answers)
+    assert shares["bus"] == pytest.approx([1 / 3, 1 / 3, 0.0])  # G1 sits at bus "2"; bus 1 counted once
+    assert shares["branch"] == pytest.approx([0.0, 1 / 3])
+    assert shares["answers"] == 3 and shares["unplaced"] == 1
