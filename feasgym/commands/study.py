@@ -6,22 +6,25 @@ import sys
 from pathlib import Path
 
 NAME = "study"
-HELP = ("The controlled SFT-vs-RL comparison, end to end: build (or load) a base model, SFT on oracle answers, "
-        "GRPO on the env's rewards, then a head-to-head on held-out and OOD instances and a report.")
+HELP = ("The controlled SFT-vs-RL comparison over training seeds: pretrain (or load) a base model, per seed SFT on "
+        "oracle answers and GRPO on the env's feasibility reward, a head-to-head of every model on the same held-out "
+        "and OOD instances, and a report whose verdicts treat seeds as the unit of replication.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from feasgym.study.profiles import PROFILES
 
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu-quick",
-                        help="budgets, model size and seeds (default: cpu-quick, 3 seeds, ~12 minutes on 2 idle CPU cores)")
+                        help="budgets, model size and seeds (default: cpu-quick, 3 training seeds on 2 CPU cores; "
+                             "measured times in the README)")
     parser.add_argument("--env", action="extend", nargs="+", dest="envs", metavar="ID",
                         help="env id(s) to train and evaluate on (default: the profile's)")
     parser.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE",
                         help="constructor option for every env (gym.make kwargs), VALUE read as JSON when it parses, "
                              "e.g. answer_mode=full; repeatable; overrides the profile's options")
     parser.add_argument("--base-model", default=None,
-                        help="HF hub name or local path of the base model (default: build the embedded tiny model)")
+                        help="HF hub name or local path of the base model (default: the embedded tiny model, pretrained "
+                             "on other tasks; LoRA adapters above the profile's size threshold)")
     parser.add_argument("--out", default=None, help="run folder (default: runs/study-<profile>); rerun to resume")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed for the instances (data, probes, evaluation) and the embedded base (default: profile's)")

@@ -1,7 +1,7 @@
 """Study profiles: which envs, which base, how much training and evaluation, how many seeds.
 
-``cpu-quick`` is sized for an idle 2-core machine in about 12 minutes with 3 training
-seeds (see the README's study section for the measurements behind each number); ``gpu``
+``cpu-quick`` aims at about 12 minutes on an idle 2-core machine with 3 training seeds
+(the README's study section has what was measured, on a shared machine); ``gpu``
 runs the same code path on the paper's cases from a pretrained checkpoint (``--base-model``).
 """
 from __future__ import annotations
