@@ -12,7 +12,10 @@ def _ci(stat: dict | None, pct: bool = False) -> str:
     return f"{stat['mean']:.3f} [{stat['ci_low']:.3f}, {stat['ci_high']:.3f}]"
 
 
-def _p(p: float) -> str:
+def format_p(p: float | None) -> str:
+    """A p-value for a table: 2 significant digits below 0.001, else 3 decimals; "-" when there is none."""
+    if p is None:
+        return "-"
     return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
@@ -36,7 +39,7 @@ def pairs_table(section: dict) -> list[str]:
     for p in section["pairs"]:
         d = p["n_discordant"]
         lines.append(f"| {p['a']} vs {p['b']} | {p['n_pairs']} | {p['feasible_diff']:+.3f} "
-                     f"| {_p(p['mcnemar_p'])} ({d['a_only']} / {d['b_only']}) "
+                     f"| {format_p(p['mcnemar_p'])} ({d['a_only']} / {d['b_only']}) "
                      f"| {_ci(p['constraint_rate_diff'])} | {_ci(p['format_diff'])} |")
     return lines
 
@@ -78,7 +81,7 @@ def tools_table(section: dict) -> list[str]:
         for p in gains:
             d = p["n_discordant"]
             gain = "-" if p["feasible_gain_per_tool_call"] is None else f"{p['feasible_gain_per_tool_call']:+.3f}"
-            lines.append(f"| {p['a']} vs {p['b']} | {p['feasible_diff_tools_minus_plain']:+.3f} | {_p(p['mcnemar_p'])} "
+            lines.append(f"| {p['a']} vs {p['b']} | {p['feasible_diff_tools_minus_plain']:+.3f} | {format_p(p['mcnemar_p'])} "
                          f"({d['a_only']} / {d['b_only']}) | {gain} |")
     lines += ["", "Feasible per tool call = fully feasible episodes / tool calls made; feasible gain per tool call = "
                   "(feasible rate with tools - without) / mean tool calls with tools.", ""]

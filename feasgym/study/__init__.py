@@ -1,5 +1,6 @@
 """``feasgym study``: the controlled SFT-vs-RL comparison over training seeds (see :func:`run_study`)."""
-from .pipeline import run_study, stage_names
+from .layout import stage_names
+from .pipeline import run_study
 from .profiles import PROFILES, StudyProfile
 from .stages import RunFolder, StudyError
 

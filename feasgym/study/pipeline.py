@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .profiles import StudyProfile
+from .layout import agent_name, env_kwargs_for, eval_sets, slug as _slug, stage_names
 from .stages import RunFolder, StudyError
 
 MODEL_AGENTS = ("base", "sft", "rl")
@@ -31,11 +32,6 @@ SFT_KEYS = BASE_KEYS + ("sft", "max_new_tokens", "lora_above_params", "lora")
 GRPO_KEYS = SFT_KEYS + ("grpo", "n_grpo")
 
 
-def stage_names(profile: StudyProfile) -> list[str]:
-    seeded = [f"seed-{s}/{stage}" for s in profile.seeds for stage in ("sft", "grpo")]
-    return ["data", "base", *seeded, "arena", "report"]
-
-
 def stage_deps(stage: str) -> tuple[str, ...] | None:
     if stage == "data":
         return DATA_KEYS
@@ -48,31 +44,8 @@ def stage_deps(stage: str) -> tuple[str, ...] | None:
     return None  # arena, report: everything (they are redone when anything changed)
 
 
-def agent_name(kind: str, seed: int | None = None) -> str:
-    """Arena names: ``base``, ``oracle``, ``looks-right``; per training seed ``sft-s0``, ``rl-s0``."""
-    return kind if seed is None else f"{kind}-s{seed}"
-
-
 def study_settings(profile: StudyProfile, base_model: str | None) -> dict:
     return {**asdict(profile), "base_model": base_model}
-
-
-def env_kwargs_for(profile: StudyProfile, env_id: str, ood: bool = False) -> dict:
-    kwargs = dict(profile.env_kwargs.get(env_id, {}))
-    if ood:
-        kwargs.update(profile.ood_for(env_id)[0])
-    return kwargs
-
-
-def eval_sets(profile: StudyProfile) -> dict[str, dict]:
-    """The arena's two evaluations: held-out test instances and the OOD variant of each family."""
-    return {
-        "in-distribution": {"split": "test", "n": profile.n_test,
-                            "envs": [(env_id, env_id, env_kwargs_for(profile, env_id)) for env_id in profile.env_ids]},
-        "ood": {"split": "ood", "n": profile.n_ood,
-                "envs": [(f"{env_id} OOD ({profile.ood_for(env_id)[1]})", env_id, env_kwargs_for(profile, env_id, True))
-                         for env_id in profile.env_ids]},
-    }
 
 
 def run_study(profile: StudyProfile, out_dir: str | Path, *, base_model: str | None = None,
@@ -332,7 +305,3 @@ def machine_info() -> dict:
     except (OSError, StopIteration):
         pass
     return info
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-." else "_" for c in text).strip("_")

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .pipeline import agent_name
+from .layout import agent_name
 from .stats import experiment_effect, power_note, verdict
 
 # (question, model a, model b, metric); a/b are "base", "sft" or "rl" (per seed except base)

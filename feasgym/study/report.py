@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from .network import answer_violations, grid_topology, plot_violation_network, violation_shares
-from .pipeline import _slug, agent_name, eval_sets, stage_names
+from feasgym.agents.arena.report import format_p
+
+from .layout import agent_name, eval_sets, slug as _slug, stage_names
 from .plots import plot_format_vs_feasibility, plot_training_curves
 from .profiles import StudyProfile
 from .questions import QUESTIONS, answer_questions
@@ -18,12 +20,6 @@ def _num(x: float | None, signed: bool = True) -> str:
     if x is None:
         return "-"
     return f"{x:+.3f}" if signed else f"{x:.3f}"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "-"
-    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
 def _metric_name(metric: str) -> str:
@@ -168,10 +164,10 @@ def _per_seed_table(folder: RunFolder, evaluations: dict, questions: dict, seeds
                      f"{rl['constraint_rate']['mean']:.3f}", f"{rl['feasible']['mean']:.3f}"]
             q1, q2, q3 = (a["per_seed"][k] if a.get("per_seed") else None for a in answers)
             cells.append(_num(q1["diff"]["mean"]) if q1 else "-")
-            cells.append(f"{_num(q2['diff']['mean'])} ({_p(q2['diff']['p'])})" if q2 else "-")
-            cells.append(f"{_num(q3['diff']['mean'])} ({_p(q3['diff']['p'])})" if q3 else "-")
+            cells.append(f"{_num(q2['diff']['mean'])} ({format_p(q2['diff']['p'])})" if q2 else "-")
+            cells.append(f"{_num(q3['diff']['mean'])} ({format_p(q3['diff']['p'])})" if q3 else "-")
             c3 = q3.get("constraint_rate_diff") if q3 else None
-            cells.append(f"{_num(c3['mean'])} ({_p(c3['p'])})" if c3 else "-")
+            cells.append(f"{_num(c3['mean'])} ({format_p(c3['p'])})" if c3 else "-")
             lines.append(f"| {label} ({section}) | {s} | " + " | ".join(cells) + " |")
     lines += ["", "Per-seed p-values describe one checkpoint on these instances (detail, not the verdict).", ""]
     return lines

@@ -43,7 +43,7 @@ def _check_make(env_id: str, kwargs: dict, split: str, what: str) -> None:
 
 def validate_profile(profile: StudyProfile, base_model: str | None = None) -> None:
     """Raise :class:`StudyError` with a message saying what to fix; writes nothing."""
-    from .pipeline import env_kwargs_for
+    from .layout import env_kwargs_for
 
     p = profile
     if not p.env_ids:
