@@ -14,7 +14,7 @@ from feasgym.envs.core.family import values_from_solution
 from feasgym.envs.tools import parse_action, render_tool_call
 
 GRID_IDS = ["feasgym/ACOPF-case5-v0", "feasgym/PowerFlow-case5-v0", "feasgym/DCOPF-case5-v0",
-            "feasgym/ACOPF-case14-ood-relabel-v0", "feasgym/DCOPF-case14-v0"]
+            "feasgym/ACOPF-case14-ood-relabel-v0", "feasgym/DCOPF-case14-v0", "feasgym/PowerFlow-case14-ood-n1-v0"]
 TOOLS = ("power_flow", "check")
 
 
