@@ -15,9 +15,6 @@ friends), and an iteration cap well above what converging solves take (measured:
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 from functools import lru_cache
 
 import numpy as np
@@ -55,25 +52,6 @@ def _sparse_dm(rows, cols, values, shape):
     rows, cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
     sparsity = ca.Sparsity.triplet(shape[0], shape[1], rows.tolist(), cols.tolist())
     return ca.DM(sparsity, np.asarray(values, dtype=float)[np.lexsort((rows, cols))].tolist())
-
-
-@contextlib.contextmanager
-def _quiet_fd1():
-    """Ipopt's banner is written by C code to file descriptor 1; keep it off the user's stdout."""
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):  # no real fd 1 (e.g. some notebook kernels): nothing to hide
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 class CompiledACOPF:
@@ -183,8 +161,8 @@ class CompiledACOPF:
             hit = np.flatnonzero(self._angle == k)
             lbg[self._angle_rows[hit]], ubg[self._angle_rows[hit]] = -np.inf, np.inf
         params = np.concatenate([pd_mw / m.base_mva, qd_mvar / m.base_mva, status])
-        with _quiet_fd1():
-            result = self._solver(x0=x0, p=params, lbx=self._lbx, ubx=self._ubx, lbg=lbg, ubg=ubg)
+        # print_level 0 + sb: Ipopt writes nothing (no process-wide stdout redirection needed, so threads are safe)
+        result = self._solver(x0=x0, p=params, lbx=self._lbx, ubx=self._ubx, lbg=lbg, ubg=ubg)
         stats = self._solver.stats()
         self.last_stats = {k: stats.get(k) for k in ("return_status", "iter_count", "success")}
         if not stats.get("success"):
