@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from feasgym.envs.tools.calls import CLOSE, parse_action
 
+from .chat import prompt_text
 from .protocol import Agent, AnswerReply, AnswerRequest, error_replies
 from .tool_template import end_of_turn, render_conversation, tool_chat_template
 
@@ -165,19 +166,12 @@ class HFAgent(Agent):
                 "dtype": str(next(self.model.parameters()).dtype).replace("torch.", "")}
 
     # ---- prompts ---------------------------------------------------------------------
-    def _messages(self, prompt: str) -> list[dict]:
-        messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return messages + [{"role": "user", "content": prompt}]
-
     def encode(self, prompt: str) -> list[int]:
-        """Token ids of the prompt as the model sees it (chat template or plain text)."""
-        if self.use_chat_template:
-            text = self.tokenizer.apply_chat_template(self._messages(prompt), tokenize=False,
-                                                      add_generation_prompt=True)
-            return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        if self.system_prompt:
-            prompt = f"{self.system_prompt}\n\n{prompt}"
-        return list(self.tokenizer(prompt)["input_ids"])
+        """Token ids of the prompt as the model sees it (chat template or plain text: :func:`.chat.prompt_text`,
+        the text training uses too)."""
+        text = prompt_text(self.tokenizer, prompt, system_prompt=self.system_prompt,
+                           use_chat_template=self.use_chat_template)
+        return list(self.tokenizer(text, add_special_tokens=not self.use_chat_template)["input_ids"])
 
     def encode_request(self, request: AnswerRequest) -> list[int]:
         """Token ids of a request: its prompt, or its conversation and tools through the chat template."""

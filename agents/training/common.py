@@ -65,12 +65,7 @@ def check_context(model, tokenizer, texts, reserve: int = 0) -> None:
 
 
 def model_prompt(tokenizer, prompt: str) -> str:
-    """The prompt as the model sees it: through the tokenizer's chat template when it has one.
+    """The prompt as the model sees it (:func:`feasgym.agents.chat.prompt_text`, as the HF agent sends it)."""
+    from feasgym.agents.chat import prompt_text
 
-    Matches :class:`feasgym.agents.hf.HFAgent` (one user message, generation prompt added),
-    so a model is trained on exactly the text it is later asked with.
-    """
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
-    return prompt
+    return prompt_text(tokenizer, prompt)
