@@ -35,7 +35,7 @@ def build_model(folder: Path, texts: list[str], n_layer: int, n_embd: int) -> Pa
 
     from feasgym.agents.training.base_model import TinyModelSpec, build_base_model
 
-    build_base_model(texts, folder, TinyModelSpec(n_layer=n_layer, n_embd=n_embd))
+    build_base_model(texts, folder, TinyModelSpec(num_layers=n_layer, hidden_size=n_embd))
     # no end-of-sequence: every reply runs to max_new_tokens, so both modes do the same work
     config = GenerationConfig.from_pretrained(folder)
     config.eos_token_id = None
@@ -89,7 +89,7 @@ def main() -> None:
         single = HFAgent(str(folder), batch_size=1, **common)
         requests = [AnswerRequest(p) for p in prompts]
         prompt_tokens = sum(len(batched.encode(p)) for p in prompts) / len(prompts)
-        print(f"model: GPT-2 {args.n_layer} layers x {args.n_embd}, "
+        print(f"model: Llama {args.n_layer} layers x {args.n_embd}, "
               f"{sum(p.numel() for p in batched.model.parameters()) / 1e6:.1f}M parameters, device {batched.device}; "
               f"{len(prompts)} AC-OPF {ENV_ID} prompts of {prompt_tokens:.0f} tokens on average, "
               f"{args.max_new_tokens} new tokens each")

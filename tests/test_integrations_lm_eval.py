@@ -41,7 +41,7 @@ def test_lm_eval_hf_model_reports_the_three_rates(tmp_path):
     names = write_task_folder(tmp_path / "tasks", [ENV_ID], split="test", n=2, seed=4, max_gen_toks=16)
     docs = [json.loads(line) for line in open(tmp_path / "tasks" / f"{names[0]}.jsonl")]
     model = build_base_model([d["prompt"] for d in docs] + [d["completion"] for d in docs], tmp_path / "model",
-                             TinyModelSpec(n_layer=1, n_embd=32, n_head=2, n_positions=2048, vocab_size=400))
+                             TinyModelSpec(num_layers=1, hidden_size=32, num_heads=2, max_positions=2048, vocab_size=400))
     out = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={model},dtype=float32", tasks=["feasgym"],
                                   task_manager=TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False),
                                   log_samples=True,

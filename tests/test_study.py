@@ -16,7 +16,7 @@ from feasgym.study.pipeline import stage_names
 from feasgym.study.questions import effect_matrix, paired_difference, signed_rank_p
 from feasgym.study.stats import experiment_effect, linear_trend, seed_instance_bootstrap, verdict, within_instance_trend
 
-TINY = TinyModelSpec(n_layer=1, n_embd=32, n_head=2, n_positions=2048, vocab_size=1200)
+TINY = TinyModelSpec(num_layers=1, hidden_size=32, num_heads=2, max_positions=2048, vocab_size=1200)
 MINI = PROFILES["cpu-quick"].with_overrides(
     name="mini", seeds=(0, 1), n_train=3, n_probe=2, n_test=3, n_ood=3, n_grpo=2, data_workers=1,
     pretrain_envs=(("feasgym/DCOPF-case5-v0", 3, {}),),
@@ -214,7 +214,7 @@ def local_model(tmp_path_factory):
     """A local model whose tokenizer knows little of the env text (so answers are long in tokens)."""
     path = tmp_path_factory.mktemp("hub") / "tiny-lm"
     return build_base_model(["generic text, nothing about grids"] * 4, path,
-                            TinyModelSpec(n_layer=1, n_embd=16, n_head=2, n_positions=4096, vocab_size=300))
+                            TinyModelSpec(num_layers=1, hidden_size=16, num_heads=2, max_positions=4096, vocab_size=300))
 
 
 def test_base_model_limit_below_the_oracle_answer_stops_before_training(tmp_path, local_model, capsys):
@@ -239,7 +239,7 @@ def test_base_model_limit_below_the_oracle_answer_stops_before_training(tmp_path
 
 def test_base_model_whose_context_cannot_hold_the_answer_stops_with_a_clear_error(tmp_path):
     short = build_base_model(["generic text"] * 4, tmp_path / "short-lm",
-                             TinyModelSpec(n_layer=1, n_embd=16, n_head=2, n_positions=512, vocab_size=300))
+                             TinyModelSpec(num_layers=1, hidden_size=16, num_heads=2, max_positions=512, vocab_size=300))
     with pytest.raises(StudyError, match=r"the model's context \(512 tokens\) cannot hold the longest prompt"):
         run_study(MINI.with_overrides(seeds=(0,)), tmp_path / "ctx", base_model=str(short), progress=False,
                   log=lambda s: None)
@@ -267,7 +267,7 @@ def test_gpu_profile_trains_lora_adapters_on_a_local_base_model(tmp_path):
 
     rows = instance_rows(InstanceSource("feasgym/DCOPF-case14-v0", "train", 5), 2)
     local = build_base_model([r["prompt"] for r in rows] + [r["completion"] for r in rows], tmp_path / "local-lm",
-                             TinyModelSpec(n_layer=1, n_embd=32, n_head=2, n_positions=4096, vocab_size=1200))
+                             TinyModelSpec(num_layers=1, hidden_size=32, num_heads=2, max_positions=4096, vocab_size=1200))
     profile = PROFILES["gpu"].with_overrides(
         env_ids=("feasgym/ACOPF-case14-v0",), env_kwargs={"feasgym/ACOPF-case14-v0": {"answer_mode": "setpoints"}},
         seeds=(0,), threads=2, n_train=2, n_probe=1, n_test=1, n_ood=1,

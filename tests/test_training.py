@@ -17,7 +17,7 @@ from feasgym.envs.rewards import feasibility_value
 from feasgym.envs.core.weighting import optimality_credit
 
 ENV = "feasgym/ACOPF-case5-v0"
-TINY = TinyModelSpec(n_layer=1, n_embd=32, n_head=2, n_positions=1024, vocab_size=1500)
+TINY = TinyModelSpec(num_layers=1, hidden_size=32, num_heads=2, max_positions=1024, vocab_size=1500)
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +118,8 @@ def test_sft_trains_saves_and_probes(base, rows, tmp_path):
     assert all(0.0 <= r["format"] <= 1.0 and r["n"] == 2 for r in summary["probe"])
     with pytest.raises(ValueError):
         run_sft(base, [], tmp_path / "none")
-    short = build_base_model([rows[0]["prompt"]], tmp_path / "short", TinyModelSpec(n_layer=1, n_embd=16, n_head=2,
-                                                                                     n_positions=64, vocab_size=400))
+    short = build_base_model([rows[0]["prompt"]], tmp_path / "short", TinyModelSpec(num_layers=1, hidden_size=16, num_heads=2,
+                                                                                     max_positions=64, vocab_size=400))
     with pytest.raises(ValueError, match="context"):
         run_sft(short, rows, tmp_path / "too-long")
 

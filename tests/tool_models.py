@@ -24,7 +24,7 @@ def taught_model(folder, env):
     result = env.step(call)[0]  # the tool's answer: in the tokenizer's texts, so it is a few tokens in a completion
     prompt, _ = env.reset(seed=0, options={"instance": 0})
     folder = build_base_model([prompt, call, result, env.unwrapped.reference_answer()], folder,
-                              TinyModelSpec(n_layer=2, n_embd=64, n_head=2, n_positions=4096, vocab_size=2048))
+                              TinyModelSpec(num_layers=2, hidden_size=64, num_heads=2, max_positions=4096, vocab_size=2048))
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(folder)

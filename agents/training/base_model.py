@@ -29,10 +29,10 @@ CHAT_TEMPLATE = tool_chat_template(EOS, ANSWER)
 class TinyModelSpec:
     """Size of the embedded model (defaults: 4 layers, width 256, ~3-4M parameters)."""
 
-    n_layer: int = 4
-    n_embd: int = 256
-    n_head: int = 4
-    n_positions: int = 2048
+    num_layers: int = 4
+    hidden_size: int = 256
+    num_heads: int = 4
+    max_positions: int = 2048
     vocab_size: int = 2048
     seed: int = 0
 
@@ -75,9 +75,9 @@ def build_base_model(texts: Iterable[str], out_dir: str | Path, spec: TinyModelS
     # Rotary positions (Llama), not GPT-2's learned absolute ones: measured, a GPT-2 trained on
     # 48 prompts answered its training prompts but not held-out ones whose length (so the
     # answer's start position) it had not seen; relative positions do not depend on it.
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=spec.n_embd, intermediate_size=spec.n_embd * 8 // 3,
-                         num_hidden_layers=spec.n_layer, num_attention_heads=spec.n_head,
-                         num_key_value_heads=spec.n_head, max_position_embeddings=spec.n_positions,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=spec.hidden_size, intermediate_size=spec.hidden_size * 8 // 3,
+                         num_hidden_layers=spec.num_layers, num_attention_heads=spec.num_heads,
+                         num_key_value_heads=spec.num_heads, max_position_embeddings=spec.max_positions,
                          bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
     model = LlamaForCausalLM(config)

@@ -57,7 +57,7 @@ def token_budget(tokenizer, rows: Sequence[dict], *, user_limit: int | None = No
         raise BudgetError(
             f"the model's context ({context} tokens) cannot hold the longest prompt ({longest_prompt} tokens) plus "
             f"{limit} new tokens; use a model with a longer context (for the embedded model: "
-            "TinyModelSpec.n_positions), or fewer/smaller instances")
+            "TinyModelSpec.max_positions), or fewer/smaller instances")
     return TokenBudget(longest_answer, longest_prompt, margin, needed, limit, context, user_limit)
 
 

@@ -61,7 +61,7 @@ def check_context(model, tokenizer, texts, reserve: int = 0) -> None:
     longest = max(len(ids) for ids in tokenizer(list(texts))["input_ids"]) + reserve
     if longest > limit:
         raise ValueError(f"a training row needs {longest} tokens but the model's context is {limit}; "
-                         "use a model with a longer context (TinyModelSpec.n_positions) or shorter prompts")
+                         "use a model with a longer context (TinyModelSpec.max_positions) or shorter prompts")
 
 
 def model_prompt(tokenizer, prompt: str) -> str:

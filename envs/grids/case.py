@@ -35,7 +35,7 @@ def pglib_name(case: str) -> str:
     typical/``__api``/``__sad`` case) or one without its prefix ("case24_ieee_rts__api")."""
     if case in CASES:
         return CASES[case]
-    names = pglib_case_names()
+    names = pglib_case_files()  # a dict lookup: this runs on every draw
     for name in (case, f"pglib_opf_{case}"):
         if name in names:
             return name
@@ -60,6 +60,7 @@ def pglib_case_files() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=None)
 def pglib_case_names(max_buses: int | None = None) -> tuple[str, ...]:
     """Names of the shipped PGLib cases, smallest first; ``max_buses`` keeps those up to that size
     (the size is the number in the name, e.g. 300 for pglib_opf_case300_ieee)."""

@@ -156,7 +156,7 @@ class ACPowerFlow(GridPowerFlow):
                 "rate_a and every grid limit the state breaks (voltage, generator P/Q, branch flow, angle difference).")
 
     def run(self, inst, arguments: dict) -> tuple[str, dict]:
-        from ..grids.acopf import P_FIELD, Q_FIELD, VA_FIELD, VM_FIELD, _bus_setpoints, generator_outputs, setpoint_power_flow
+        from ..grids.acopf import P_FIELD, Q_FIELD, _bus_setpoints, generator_outputs, setpoint_power_flow, state_fields
         from ..grids.checks import complex_powers
         from ..grids.powerflow import PF_MAX_ITERATIONS, PF_TOLERANCE_PU
 
@@ -178,7 +178,7 @@ class ACPowerFlow(GridPowerFlow):
                                             {"generators": {"p_mw": pg, "vm_pu": vset}})
         flows = np.maximum(ends[:m.n_branch], ends[m.n_branch:])
         state = AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, Q_FIELD)),
-                              Section("buses", inst.bus_ids, (VM_FIELD, VA_FIELD))))
+                              Section("buses", inst.bus_ids, state_fields(inst.model))))
         text = state.write({"generators": {"p_mw": p_out, "q_mvar": q_out}, "buses": {"vm_pu": vm, "va_deg": va}})
         limits = self.limits(report.result())
         cost = m.gen_cost(p_out)

@@ -83,7 +83,7 @@ PROFILES: dict[str, StudyProfile] = {
         n_train=48, n_test=24, n_ood=24, n_probe=8, n_grpo=16,
         pretrain_envs=(("feasgym/DCOPF-case5-v0", 32, {}), ("feasgym/PowerFlow-case5-v0", 24, {}),
                        ("feasgym/DCOPF-case14-v0", 24, {})),
-        model=TinyModelSpec(n_layer=4, n_embd=128, n_head=4, n_positions=2048, vocab_size=2048),
+        model=TinyModelSpec(num_layers=4, hidden_size=128, num_heads=4, max_positions=2048, vocab_size=2048),
         pretrain=SFTBudget(epochs=5.0, learning_rate=2e-3, batch_size=4, probe_at_start=False),
         sft=SFTBudget(epochs=7.0, learning_rate=2e-3, batch_size=4, probe_at_start=False),
         # temperature 0.3: at 1.0 the tiny model's samples broke and every group scored the same
@@ -103,7 +103,7 @@ PROFILES: dict[str, StudyProfile] = {
         pretrain_envs=(("feasgym/DCOPF-case57-v0", 256, {}), ("feasgym/PowerFlow-case57-v0", 256, {}),
                        ("feasgym/DCOPF-case5-v0", 256, {})),
         pretrain=SFTBudget(epochs=3.0, learning_rate=5e-4, batch_size=16, probe_at_start=False),
-        model=TinyModelSpec(n_layer=8, n_embd=512, n_head=8, n_positions=16384, vocab_size=4096),
+        model=TinyModelSpec(num_layers=8, hidden_size=512, num_heads=8, max_positions=16384, vocab_size=4096),
         sft=SFTBudget(epochs=3.0, learning_rate=1e-4, batch_size=8, probe_every=100, probe_at_start=False),
         grpo=GRPOBudget(max_steps=600, num_generations=8, prompts_per_step=4, learning_rate=1e-6,
                         temperature=0.7, probe_every=100, probe_at_start=False),
