@@ -293,3 +293,35 @@ def test_violation_shares_map_elements_onto_the_network():
     assert shares["bus"] == pytest.approx([1 / 3, 1 / 3, 0.0])  # G1 sits at bus "2"; bus 1 counted once
     assert shares["branch"] == pytest.approx([0.0, 1 / 3])
     assert shares["answers"] == 3 and shares["unplaced"] == 1
+
+
+def test_tools_rerun_adds_tool_episodes_on_the_same_instances(study, tmp_path):
+    """``--tools`` changes only the arena: a rerun keeps the trained models and plays every model and
+    the scripted tool user again with tools, as NAME+tools, on the same instances."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(study[0], out)
+    logs = []
+    run_study(MINI.with_overrides(tools=("power_flow", "check"), max_tool_calls=1), out, progress=False,
+              log=logs.append)
+    assert any("seed-0/sft" in line and "skipped" in line for line in logs)  # trained stages kept
+    summary = json.loads((out / "arena" / "in-distribution" / "summary.json").read_text())
+    agents = set(summary["agents"])
+    assert {"tool-user", "tool-user+tools", "sft-s0+tools", "rl-s1+tools"} <= agents
+    records = [json.loads(line) for line in (out / "arena" / "in-distribution" / "episodes.jsonl").open()]
+    plain = {r["instance"]: r["prompt_hash"] for r in records if r["agent"] == "sft-s0"}
+    tooled = {r["instance"]: r["prompt_hash"] for r in records if r["agent"] == "sft-s0+tools"}
+    assert plain.keys() == tooled.keys() and len(plain) == MINI.n_test
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["tools"] == ["power_flow", "check"] and settings["max_tool_calls"] == 1
+
+
+def test_tools_a_family_cannot_use_are_refused_before_anything_is_written(tmp_path):
+    from feasgym.study import StudyError
+
+    out = tmp_path / "run"
+    with pytest.raises(StudyError, match="tool-using"):
+        run_study(MINI.with_overrides(env_ids=("feasgym/Portfolio-n10-v0",), tools=("power_flow",)), out,
+                  progress=False)
+    assert not out.exists() or not any(out.iterdir())

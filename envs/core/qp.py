@@ -39,24 +39,40 @@ def solve_qp(c: np.ndarray, A: sp.spmatrix, row_lo: np.ndarray, row_hi: np.ndarr
         hessian.dim_, hessian.format_ = n, highspy.HessianFormat.kTriangular
         hessian.start_, hessian.index_, hessian.value_ = lower.indptr, lower.indices, lower.data
         model.hessian_ = hessian
-    h = _new_highs(highspy)
-    h.setOptionValue("output_flag", False)
+    h = new_highs(highspy)
     h.passModel(model)
-    h.run()
+    run_highs(highspy, h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     x = np.asarray(h.getSolution().col_value, dtype=float)
     return x if np.all(np.isfinite(x)) else None
 
 
-def _new_highs(highspy):
-    """A Highs object; the first one of a process prints a banner from C++, which is sent to /dev/null."""
+def new_highs(highspy):
+    """A quiet, single-threaded Highs object for every feasgym solve (QPs, LPs, the UC MILP).
+
+    One thread: HiGHS's workers spin while they wait, so a default-threaded MILP in each of 8 vector-env
+    workers on 2 cores ran for minutes instead of ~0.3 s. The first Highs of a process prints a banner
+    from C++, which is sent to /dev/null."""
     global _BANNER_SILENCED
     if _BANNER_SILENCED:
-        return highspy.Highs()
-    _BANNER_SILENCED = True
-    with _stdout_fd_silenced():
-        return highspy.Highs()
+        h = highspy.Highs()
+    else:
+        _BANNER_SILENCED = True
+        with _stdout_fd_silenced():
+            h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    return h
+
+
+def run_highs(highspy, h) -> None:
+    """``h.run()``; when the process's global HiGHS scheduler was started by someone else with another
+    thread count (HiGHS then refuses to run), it is reset and the run repeated once."""
+    status = h.run()
+    if status == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+        highspy.Highs.resetGlobalScheduler(True)
+        h.run()
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..core.qp import _new_highs
+from ..core.qp import new_highs, run_highs
 from .instance import MW_DECIMALS, UCInstance
 
 GRID = 10 ** MW_DECIMALS  # output steps per MW
@@ -160,13 +160,12 @@ def solve_uc(inst: UCInstance, *, mip_rel_gap: float = MIP_REL_GAP, time_limit_s
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
     lp.integrality_ = [highspy.HighsVarType.kInteger if k else highspy.HighsVarType.kContinuous
                        for k in integrality.tolist()]
-    h = _new_highs(highspy)  # the first Highs of a process prints a banner; this one sends it to /dev/null
-    h.setOptionValue("output_flag", False)
+    h = new_highs(highspy)  # quiet and single-threaded (see core.qp.new_highs)
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("random_seed", 0)
     h.passModel(lp)
-    h.run()
+    run_highs(highspy, h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     x = np.asarray(h.getSolution().col_value, dtype=float)

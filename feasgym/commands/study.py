@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch threads, pinned for training and generation (default: the profile's; results "
                              "are bit-identical only at the same thread count on the same machine)")
+    parser.add_argument("--tools", default=None, metavar="T1,T2",
+                        help="the arena also plays the models and the scripted tool user with these tools "
+                             "(e.g. power_flow,check) on the same instances, as NAME+tools")
+    parser.add_argument("--max-tool-calls", type=int, default=None, metavar="K", help="tool-call budget per episode")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -70,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         changes["max_new_tokens"] = args.max_new_tokens
     if args.threads is not None:
         changes["threads"] = args.threads
+    if args.tools:
+        changes["tools"] = tuple(t.strip() for t in args.tools.split(",") if t.strip())
+    if args.max_tool_calls is not None:
+        changes["max_tool_calls"] = args.max_tool_calls
     if changes:
         profile = profile.with_overrides(**changes)
     out = args.out or f"runs/study-{profile.name}"

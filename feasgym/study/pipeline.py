@@ -262,11 +262,15 @@ class _Stages:
         agents = {name: make_agent(f"hf:{path}", max_new_tokens=limit, batch_size=self.p.eval_batch_size)
                   for name, path in self.agent_models().items()}
         agents.update({name: make_agent(name) for name in BASELINE_AGENTS})
+        tools = tuple(self.p.tools)
+        if tools:  # the calibrated "uses tools well" reference (README "Tool-using episodes")
+            agents["tool-user"] = make_agent("tool-user")
         results = {}
         try:
             for label, spec in eval_sets(self.p).items():
                 run_arena(env_ids=spec["envs"], agents=agents, episodes=spec["n"], seed=self.p.seed,
-                          out_dir=out / _slug(label), split=spec["split"], progress=self.progress)
+                          out_dir=out / _slug(label), split=spec["split"], progress=self.progress,
+                          tools=tools or None, max_tool_calls=self.p.max_tool_calls)
                 results[label] = str(out / _slug(label) / "summary.json")
         finally:
             for agent in agents.values():

@@ -59,6 +59,10 @@ class StudyProfile:
     lora_above_params: int = 1_000_000_000              # a --base-model this big trains LoRA adapters (peft)
     lora: dict = field(default_factory=lambda: {"r": 16, "lora_alpha": 32})
     eval_batch_size: int = 24
+    # the arena also plays tool-using agents with these tools (the models and the scripted tool user,
+    # as NAME+tools on the same instances); () = no tool episodes
+    tools: tuple[str, ...] = ()
+    max_tool_calls: int | None = None
 
     def with_overrides(self, **changes) -> "StudyProfile":
         return replace(self, **changes)

@@ -73,6 +73,10 @@ def validate_profile(profile: StudyProfile, base_model: str | None = None) -> No
         _check_make(env_id, env_kwargs_for(p, env_id), "train", "target")
         _check_make(env_id, env_kwargs_for(p, env_id), "test", "target")
         _check_make(env_id, env_kwargs_for(p, env_id, ood=True), "ood", "OOD")
+        if p.tools:
+            tool_kwargs = {"tools": tuple(p.tools), "max_tool_calls": p.max_tool_calls}
+            _check_make(env_id, {**env_kwargs_for(p, env_id), **tool_kwargs}, "test", "tool-using")
+            _check_make(env_id, {**env_kwargs_for(p, env_id, ood=True), **tool_kwargs}, "ood", "tool-using OOD")
     if base_model is None:
         pretrain = [e for e in p.pretrain_envs if e[0] not in p.env_ids and int(e[1]) > 0]
         if not pretrain:
