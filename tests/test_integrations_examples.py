@@ -1,17 +1,7 @@
 """The integration examples (serve, verl, OpenRLHF, verifiers, lm-eval) run in their smoke modes, as CI runs them."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .helpers import load_example as _load
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from feasgym.envs.core.weighting import REWARD_NAMES as REWARD_ORDER
+
 from .common import check_context, lora_config, model_prompt, trainer_device_args
 from .probe import ProbeSet, probe_callbacks, train_and_save
 from .progress import KEY_FIGURES, stage_progress
-
-REWARD_ORDER = ("format_reward", "feasibility_reward", "optimality_reward")
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .common import check_context, lora_config, trainer_device_args
+from feasgym.envs.core.weighting import INSTANCE_COLUMNS as ROW_COLUMNS
+from feasgym.envs.core.weighting import REWARD_NAMES  # noqa: F401  (the names TRL logs the rewards under)
 
-REWARD_NAMES = ("format_reward", "feasibility_reward", "optimality_reward")
-ROW_COLUMNS = ("env_id", "seed", "split", "instance")
+from .common import check_context, lora_config, trainer_device_args
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def episode_summary(info: dict, key: dict) -> dict:
 
 def tool_reward_functions(optimality_scale: float = 0.05, charge_tools: bool = False) -> list[Callable]:
     """Reward functions over the rollout's ``tool_episode`` column; tool use is logged per step as metrics."""
-    from feasgym.envs.core.weighting import optimality_credit
+    from feasgym.envs.core.weighting import feasibility_reward_value, optimality_reward_value
 
     def format_reward(prompts=None, completions=(), tool_episode=(), **kwargs):
         return [e["format"] for e in tool_episode]
@@ -170,10 +170,10 @@ def tool_reward_functions(optimality_scale: float = 0.05, charge_tools: bool = F
             log_metric("tools/feasible", sum(e["feasible"] for e in tool_episode) / len(tool_episode))
             if calls:
                 log_metric("tools/feasible_per_call", sum(e["feasible"] for e in tool_episode) / calls)
-        return [1.0 if e["feasible"] else 0.5 * e["constraint_rate"] for e in tool_episode]
+        return [feasibility_reward_value(e["feasible"], e["constraint_rate"]) for e in tool_episode]
 
     def optimality_reward(prompts=None, completions=(), tool_episode=(), **kwargs):
-        return [optimality_credit(e["gap"], optimality_scale) if e["feasible"] else 0.0 for e in tool_episode]
+        return [optimality_reward_value(e["feasible"], e["gap"], optimality_scale) for e in tool_episode]
 
     def tool_cost_reward(prompts=None, completions=(), tool_episode=(), **kwargs):
         return [-e["tool_cost"] for e in tool_episode]

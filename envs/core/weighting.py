@@ -79,13 +79,22 @@ REWARD_NAMES = ("format_reward", "feasibility_reward", "optimality_reward")
 """The TRL reward functions' names (what TRL logs each under), in the order of their values below."""
 
 
-def feasibility_value(score: dict) -> float:
+def feasibility_reward_value(feasible: bool, constraint_rate: float) -> float:
     """The feasibility reward: 1 for a feasible answer, else half the constraint-satisfaction rate (< 0.5),
     so a fully feasible answer always beats any infeasible one."""
-    feas = score["feasibility"]
-    return 1.0 if feas["feasible"] else 0.5 * float(feas["score"])
+    return 1.0 if feasible else 0.5 * float(constraint_rate)
+
+
+def optimality_reward_value(feasible: bool, gap: float | None, scale: float = DEFAULT_OPTIMALITY_SCALE) -> float:
+    """The optimality reward: the optimality credit of a feasible answer (:func:`optimality_credit`), else 0."""
+    return optimality_credit(gap, scale) if feasible else 0.0
+
+
+def feasibility_value(score: dict) -> float:
+    """:func:`feasibility_reward_value` of a score dict (``env.score``'s)."""
+    return feasibility_reward_value(score["feasibility"]["feasible"], score["feasibility"]["score"])
 
 
 def optimality_value(score: dict, scale: float = DEFAULT_OPTIMALITY_SCALE) -> float:
-    """The optimality reward: the optimality credit of a feasible answer (:func:`optimality_credit`), else 0."""
-    return optimality_credit(score["optimality"]["gap"], scale) if score["feasibility"]["feasible"] else 0.0
+    """:func:`optimality_reward_value` of a score dict (``env.score``'s)."""
+    return optimality_reward_value(score["feasibility"]["feasible"], score["optimality"]["gap"], scale)
