@@ -94,8 +94,7 @@ class CompiledACOPF:
         p_bal = ca.mtimes(Cf, pf) + ca.mtimes(Ct, pt) + vm2 * dm(m.gs_mw / base) + pd - ca.mtimes(Cg, pg)
         q_bal = ca.mtimes(Cf, qf) + ca.mtimes(Ct, qt) - vm2 * dm(m.bs_mvar / base) + qd - ca.mtimes(Cg, qg)
 
-        self._flow = np.flatnonzero(np.isfinite(m.rate_mva))
-        self._angle = np.flatnonzero((m.angmin_deg > -360) | (m.angmax_deg < 360))
+        self._flow, self._angle = m.flow_limited, m.angle_limited
         fl, an = self._flow.tolist(), self._angle.tolist()
         g = ca.vertcat(p_bal, q_bal, pf[fl] ** 2 + qf[fl] ** 2, pt[fl] ** 2 + qt[fl] ** 2, delta[an])
 

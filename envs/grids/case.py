@@ -200,6 +200,23 @@ class GridModel:
         return np.concatenate([np.arange(self.n_bus), self.f, self.t])
 
     @cached_property
+    def flow_limited(self) -> np.ndarray:
+        """Branches with a flow limit (rateA > 0), for every checker and solver."""
+        return np.flatnonzero(np.isfinite(self.rate_mva))
+
+    @cached_property
+    def angle_limited(self) -> np.ndarray:
+        """Branches with a real angle-difference limit (PGLib writes +-360 for none)."""
+        return np.flatnonzero((self.angmin_deg > -360) | (self.angmax_deg < 360))
+
+    @cached_property
+    def incidence(self) -> sp.csr_matrix:
+        """Branch-bus incidence ``Cft`` (+1 at the from bus, -1 at the to bus), one row per branch."""
+        nl, rows = self.n_branch, np.r_[np.arange(self.n_branch), np.arange(self.n_branch)]
+        return sp.csr_matrix((np.r_[np.ones(nl), -np.ones(nl)], (rows, np.r_[self.f, self.t])),
+                             shape=(nl, self.n_bus))
+
+    @cached_property
     def _cost_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return tuple(np.ascontiguousarray(col) for col in self.cost.T)
 

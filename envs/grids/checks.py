@@ -69,10 +69,7 @@ class Labels:
 
 def limited_branches(inst: GridInstance) -> tuple[np.ndarray, np.ndarray]:
     """Indices of branches with a flow limit and with a real angle-difference limit."""
-    m = inst.model
-    flow = np.flatnonzero(np.isfinite(m.rate_mva))
-    angle = np.flatnonzero((m.angmin_deg > -360) | (m.angmax_deg < 360))
-    return flow, angle
+    return inst.model.flow_limited, inst.model.angle_limited
 
 
 def bus_injections(inst: GridInstance, pg: np.ndarray, qg: np.ndarray) -> np.ndarray:

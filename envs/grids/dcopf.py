@@ -111,8 +111,7 @@ def _dc_network_cached(name: str, outage: int | None, dc_model: str) -> DCNetwor
             Bbus, Bf, Pbusinj, Pfinj = makeBdc(m.base_mva, bus, branch)
     else:
         b = m.x / (m.r ** 2 + m.x ** 2)
-        rows = np.r_[np.arange(nl), np.arange(nl)]
-        Cft = sp.csr_matrix((np.r_[np.ones(nl), -np.ones(nl)], (rows, np.r_[m.f, m.t])), shape=(nl, nb))
+        Cft = m.incidence
         Bf = sp.diags(b) @ Cft
         Bbus = Cft.T @ Bf
         Pbusinj, Pfinj = np.zeros(nb), np.zeros(nl)
@@ -156,9 +155,8 @@ def solve_dcopf(inst: GridInstance, net: DCNetwork) -> tuple[np.ndarray, np.ndar
     m = inst.model
     base, ng, nb, nl = m.base_mva, m.n_gen, m.n_bus, m.n_branch
     Cg = sp.csr_matrix((np.ones(ng), (m.gen_bus, np.arange(ng))), shape=(nb, ng))
-    rows = np.r_[np.arange(nl), np.arange(nl)]
-    Cft = sp.csr_matrix((np.r_[np.ones(nl), -np.ones(nl)], (rows, np.r_[m.f, m.t])), shape=(nl, nb))
-    limited = np.flatnonzero(np.isfinite(m.rate_mva))
+    Cft = m.incidence
+    limited = m.flow_limited
     A = sp.vstack([
         sp.hstack([Cg, -base * net.Bbus]),  # generation - base * (Bbus theta) = load + gs + base * Pbusinj
         sp.hstack([sp.csr_matrix((len(limited), ng)), base * net.Bf[limited]]),
@@ -200,8 +198,7 @@ class DCOPFFamily(GridFamily):
         inst = super().prepare(inst, rng)
         m = inst.model
         inst.net = dc_network(self.case, inst.outage, self.dc_model)
-        inst.flow_idx = np.flatnonzero(np.isfinite(m.rate_mva))
-        inst.angle_idx = np.flatnonzero((m.angmin_deg > -360) | (m.angmax_deg < 360))
+        inst.flow_idx, inst.angle_idx = m.flow_limited, m.angle_limited
         inst.flow_labels = pick(inst.labels.branch, inst.flow_idx)
         inst.angle_labels = pick(inst.labels.branch, inst.angle_idx)
         return inst
