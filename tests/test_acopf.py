@@ -231,7 +231,7 @@ def test_setpoint_mode_flags_bad_setpoints():
 def test_lightsim_and_pypower_power_flows_agree():
     from feasgym.envs.grids.acopf import setpoint_power_flow
     from feasgym.envs.grids.checks import bus_injections
-    from feasgym.envs.grids.powerflow import newton_power_flow
+    from feasgym.envs.grids.newton import newton_power_flow
 
     env = make("case118", answer_mode="setpoints")
     env.reset(seed=0)

@@ -6,6 +6,7 @@ itself must come from the wheel, and every module under its three folders must i
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -31,9 +32,12 @@ def _modules() -> list[str]:
 
 @pytest.mark.slow
 def test_wheel_installs_every_module(tmp_path):
-    wheel_dir = tmp_path / "wheel"
+    wheel_dir, source = tmp_path / "wheel", tmp_path / "source"
+    # built from a copy, so the build leaves no build/ or egg-info behind in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "runs", ".feasgym-cache", "build",
+                                                                 "*.egg-info", "__pycache__", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(wheel_dir), str(ROOT)], check=True, cwd=tmp_path)
+                    str(wheel_dir), str(source)], check=True, cwd=tmp_path)
     wheel = next(wheel_dir.glob("feasgym-*.whl"))
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)

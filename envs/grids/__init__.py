@@ -24,7 +24,7 @@ register_family(
              "objective": "cost $/h; CasADi + Ipopt AC-OPF (PYPOWER as cross-check)"},
 )
 register_family(
-    "feasgym.envs.grids.pf_task:PowerFlowFamily", name="PowerFlow",
+    "feasgym.envs.grids.power_flow_family:PowerFlowFamily", name="PowerFlow",
     ids={"feasgym/PowerFlow-v0": ({}, f"AC power flow on {ANY_CASE}"),
          **{f"feasgym/PowerFlow-{c}-v0": (
              {"case": c}, f"AC power flow on PGLib {c}: bus voltages and generator P/Q from loads and setpoints")

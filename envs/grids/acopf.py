@@ -27,7 +27,7 @@ from .checks import (ACTolerances, add_balance_rows, add_limit_rows, add_ref_ang
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
 from .opf_solver import check_reference_solver, solve_reference
-from .powerflow import newton_power_flow
+from .newton import newton_power_flow
 
 ANSWER_MODES = ("full", "setpoints")
 ANGLE_RANGE_DEG = 60.0  # range for random/numeric angles; PGLib optima stay well inside

@@ -158,7 +158,7 @@ class ACPowerFlow(GridPowerFlow):
     def run(self, inst, arguments: dict) -> tuple[str, dict]:
         from ..grids.acopf import P_FIELD, Q_FIELD, _bus_setpoints, generator_outputs, setpoint_power_flow, state_fields
         from ..grids.checks import complex_powers
-        from ..grids.powerflow import PF_MAX_ITERATIONS, PF_TOLERANCE_PU
+        from ..grids.newton import PF_MAX_ITERATIONS, PF_TOLERANCE_PU
 
         columns = self.read_setpoints(inst, arguments)
         pg, vset = columns["p_mw"], columns["vm_pu"]
@@ -238,7 +238,7 @@ def power_flow_tool(family) -> GridPowerFlow | None:
     """The family's power-flow tool, or None when it has none (a non-grid family)."""
     from ..grids.acopf import ACOPFFamily
     from ..grids.dcopf import DCOPFFamily
-    from ..grids.pf_task import PowerFlowFamily
+    from ..grids.power_flow_family import PowerFlowFamily
 
     if isinstance(family, (ACOPFFamily, PowerFlowFamily)):
         return ACPowerFlow(family)
