@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ..core.constraints import ConstraintReport, RowBlock
@@ -22,7 +24,7 @@ from ..core.family import solution_record
 from ..core.schema import AnswerSchema, Field, Section, Values
 from . import render
 from .case import DEFAULT_DECIMALS, GridModel
-from .checks import (ACTolerances, add_balance_rows, add_limit_rows, add_ref_angle_row, balance_mismatch,
+from .checks import (ACTolerances, LimitRows, add_balance_rows, add_limit_rows, add_ref_angle_row, balance_mismatch,
                      balance_rule, balance_values, bus_injections, complex_powers)
 from .family import GridFamily, angle_bounds
 from .instance import GridInstance, LoadPerturbation
@@ -45,8 +47,17 @@ def state_fields(m: GridModel) -> tuple[Field, Field]:
             dataclasses.replace(VA_FIELD, decimals=m.decimals.va_deg))
 
 
+
+@dataclass
+class ACOPFInstance(GridInstance):
+    """An AC-OPF instance and what its checker keeps (set in :meth:`ACOPFFamily.prepare`)."""
+
+    limit_rows: LimitRows = field(init=False, repr=False, compare=False)
+    shared_gens: np.ndarray = field(init=False, repr=False, compare=False)  # generators sharing a bus (setpoints)
+
 class ACOPFFamily(GridFamily):
     name = "ACOPF"
+    instance_type = ACOPFInstance
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
                  answer_mode: str = "full", tolerances: ACTolerances | None = None, ood: str | None = None,
@@ -64,6 +75,7 @@ class ACOPFFamily(GridFamily):
 
     def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
         inst = super().prepare(inst, rng)
+        assert isinstance(inst, ACOPFInstance)
         m, tol, labels = inst.model, self.tolerances, inst.labels
         inst.rows = block = RowBlock()
         if self.answer_mode == "full":
@@ -81,7 +93,7 @@ class ACOPFFamily(GridFamily):
         inst.limit_rows = add_limit_rows(block, inst, tol, labels, derived_p=np.flatnonzero(m.gen_bus == m.ref))
         return inst
 
-    def solve(self, inst: GridInstance) -> dict | None:
+    def solve(self, inst: ACOPFInstance) -> dict | None:
         state = solve_reference(self.case, inst.pd_mw, inst.qd_mvar, inst.outage, self.reference_solver)
         if state is None:
             return None
@@ -94,13 +106,13 @@ class ACOPFFamily(GridFamily):
         return solution_record(values, state["objective"])
 
     # ---- schema and prompt ---------------------------------------------------------
-    def schema(self, inst: GridInstance) -> AnswerSchema:
+    def schema(self, inst: ACOPFInstance) -> AnswerSchema:
         if self.answer_mode == "full":
             return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, Q_FIELD)),
                                  Section("buses", inst.bus_ids, state_fields(inst.model))))
         return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, VSET_FIELD)),))
 
-    def render(self, inst: GridInstance) -> str:
+    def render(self, inst: ACOPFInstance) -> str:
         m = inst.model
         schema = self.schema(inst)
         tol = self.tolerances
@@ -146,7 +158,7 @@ class ACOPFFamily(GridFamily):
         return "\n\n".join(parts) + "\n"
 
     # ---- checker -------------------------------------------------------------------
-    def check(self, inst: GridInstance, values: Values) -> tuple[ConstraintReport, float | None]:
+    def check(self, inst: ACOPFInstance, values: Values) -> tuple[ConstraintReport, float | None]:
         """Every row of ``inst.rows`` (declared in :meth:`prepare`), measured on the answer's state."""
         report = ConstraintReport()
         if self.answer_mode == "full":
@@ -156,7 +168,7 @@ class ACOPFFamily(GridFamily):
         report.add_block(inst.rows, rows)
         return report, inst.model.gen_cost(pg) if np.isfinite(pg).all() else None
 
-    def _full_state_rows(self, inst: GridInstance, values: Values) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _full_state_rows(self, inst: ACOPFInstance, values: Values) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Row values of a full-state answer by type, and its generator P."""
         pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
         vm, va = values["buses"]["vm_pu"], values["buses"]["va_deg"]
@@ -166,7 +178,7 @@ class ACOPFFamily(GridFamily):
         limits = inst.limit_rows.values(inst, S[m.n_bus:], vm, va, pg, qg)
         return {**balance_values(mismatch), **limits, "ref_angle": va[m.ref:m.ref + 1]}, pg
 
-    def _setpoint_rows(self, inst: GridInstance, values: Values) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _setpoint_rows(self, inst: ACOPFInstance, values: Values) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Row values of a setpoint answer by type (on the state its power flow reaches), and the resulting
         generator P."""
         m = inst.model
@@ -190,12 +202,12 @@ class ACOPFFamily(GridFamily):
             pg, qg = generator_outputs(inst, V, pg_answer)
         return {**rows, **inst.limit_rows.values(inst, complex_powers(m, V)[m.n_bus:], vm, va, pg, qg)}, pg
 
-    def features(self, inst: GridInstance) -> np.ndarray:
+    def features(self, inst: ACOPFInstance) -> np.ndarray:
         """Loads in p.u. (P then Q per bus), plus a one-hot of the outaged branch when outages can occur."""
         m = inst.model
         return np.concatenate([inst.pd_mw / m.base_mva, inst.qd_mvar / m.base_mva] + self.outage_features(inst))
 
-    def value_bounds(self, inst: GridInstance) -> dict:
+    def value_bounds(self, inst: ACOPFInstance) -> dict:
         m = inst.model
         gens = {"p_mw": (m.pmin, m.pmax)}
         if self.answer_mode == "setpoints":

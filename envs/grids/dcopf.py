@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -177,8 +177,20 @@ def solve_dcopf(inst: GridInstance, net: DCNetwork) -> tuple[np.ndarray, np.ndar
     return pg, x[ng:], m.gen_cost(pg)
 
 
+
+@dataclass
+class DCOPFInstance(GridInstance):
+    """A DC-OPF instance and what its checker keeps (set in :meth:`DCOPFFamily.prepare`)."""
+
+    net: DCNetwork = field(init=False, repr=False, compare=False)
+    flow_idx: np.ndarray = field(init=False, repr=False, compare=False)
+    angle_idx: np.ndarray = field(init=False, repr=False, compare=False)
+    flow_labels: tuple = field(init=False, repr=False, compare=False)
+    angle_labels: tuple = field(init=False, repr=False, compare=False)
+
 class DCOPFFamily(GridFamily):
     name = "DCOPF"
+    instance_type = DCOPFInstance
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
                  dc_model: str = "matpower", answer_mode: str = "dispatch", tolerances: DCTolerances | None = None,
@@ -196,6 +208,7 @@ class DCOPFFamily(GridFamily):
 
     def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
         inst = super().prepare(inst, rng)
+        assert isinstance(inst, DCOPFInstance)
         m = inst.model
         inst.net = dc_network(self.case, inst.outage, self.dc_model)
         inst.flow_idx, inst.angle_idx = m.flow_limited, m.angle_limited
@@ -203,7 +216,7 @@ class DCOPFFamily(GridFamily):
         inst.angle_labels = pick(inst.labels.branch, inst.angle_idx)
         return inst
 
-    def solve(self, inst: GridInstance) -> dict | None:
+    def solve(self, inst: DCOPFInstance) -> dict | None:
         result = solve_dcopf(inst, inst.net)
         if result is None:
             return None
@@ -214,13 +227,13 @@ class DCOPFFamily(GridFamily):
         return solution_record(values, cost)
 
     # ---- schema and prompt ---------------------------------------------------------
-    def schema(self, inst: GridInstance) -> AnswerSchema:
+    def schema(self, inst: DCOPFInstance) -> AnswerSchema:
         gens = Section("generators", inst.gen_ids, (P_FIELD,))
         if self.answer_mode == "angles":
             return AnswerSchema((gens, Section("buses", inst.bus_ids, (DC_ANGLE_FIELD,))))
         return AnswerSchema((gens,))
 
-    def render(self, inst: GridInstance) -> str:
+    def render(self, inst: DCOPFInstance) -> str:
         m, tol = inst.model, self.tolerances
         base = m.base_mva
         ref = inst.bus_ids[m.ref]
@@ -265,7 +278,7 @@ class DCOPFFamily(GridFamily):
         return "\n\n".join(parts) + "\n"
 
     # ---- checker -------------------------------------------------------------------
-    def check(self, inst: GridInstance, values: Values) -> tuple[ConstraintReport, float | None]:
+    def check(self, inst: DCOPFInstance, values: Values) -> tuple[ConstraintReport, float | None]:
         m, tol, labels = inst.model, self.tolerances, inst.labels
         base = m.base_mva
         pg = values["generators"]["p_mw"]
@@ -287,11 +300,11 @@ class DCOPFFamily(GridFamily):
                       labels=inst.angle_labels, description="voltage angle difference limits across each branch")
         return report, m.gen_cost(pg) if np.all(np.isfinite(pg)) else None
 
-    def features(self, inst: GridInstance) -> np.ndarray:
+    def features(self, inst: DCOPFInstance) -> np.ndarray:
         """Active loads in p.u. per bus, plus a one-hot of the outaged branch when outages can occur."""
         return np.concatenate([inst.pd_mw / inst.model.base_mva] + self.outage_features(inst))
 
-    def value_bounds(self, inst: GridInstance) -> dict:
+    def value_bounds(self, inst: DCOPFInstance) -> dict:
         m = inst.model
         bounds = {"generators": {"p_mw": (m.pmin, m.pmax)}}
         if self.answer_mode == "angles":

@@ -2,6 +2,8 @@
 drawing and preparing instances, and the numeric pieces built from them."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..core.family import ProblemFamily
@@ -27,6 +29,9 @@ class GridFamily(ProblemFamily):
         self.tolerances = tolerances
         build_model(self.case)  # fail fast on an unknown case
 
+    instance_type: type[GridInstance] = GridInstance
+    """The family's instance class: a GridInstance subclass declaring the typed data its checker keeps."""
+
     def config_key(self) -> str:
         """The subclass's own options that change instances or stored references."""
         return ""
@@ -38,12 +43,19 @@ class GridFamily(ProblemFamily):
 
     def draw(self, rng: np.random.Generator, split: str) -> GridInstance:
         ood = self.ood if split == "ood" else None
-        return self.prepare(draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1, ood), rng)
+        inst = draw_grid_instance(self.case, rng, self.perturbation, self.n_minus_1, ood, cls=self.instance_type)
+        return self.prepare(inst, rng)
 
     def nominal(self) -> GridInstance:
         model = build_model(self.case)
         pd, qd = (np.round(x, LOAD_DECIMALS) for x in base_loads(self.case))
-        return self.prepare(GridInstance(self.case, model, pd, qd, None, *default_ids(model)), None)
+        return self.prepare(self.instance_type(self.case, model, pd, qd, None, *default_ids(model)), None)
+
+    def adopt(self, inst: GridInstance) -> GridInstance:
+        """Another family's instance (same draw: loads, outage, ids, row order) as this family's, prepared
+        for its rows without new randomness (e.g. the power_flow tool checks limits with AC-OPF's rows)."""
+        drawn = {f.name: getattr(inst, f.name) for f in dataclasses.fields(GridInstance) if f.init}
+        return self.prepare(self.instance_type(**drawn), None)
 
     def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
         """Attach per-instance data the checker needs (``rng`` is None for the nominal instance)."""

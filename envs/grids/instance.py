@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from .case import GridModel, base_loads, build_model, connected_outages
+
+if TYPE_CHECKING:
+    from ..core.constraints import RowBlock
+    from .checks import Labels
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,9 @@ class GridInstance:
     bus_order: np.ndarray = field(default=None)
     gen_order: np.ndarray = field(default=None)
     branch_order: np.ndarray = field(default=None)
+    # set by the family's ``prepare`` (declared here, not patched on): element names and the constraint rows
+    labels: Labels = field(init=False, repr=False, compare=False)
+    rows: RowBlock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         for name, n in (("bus_order", self.model.n_bus), ("gen_order", self.model.n_gen), ("branch_order", self.model.n_branch)):
@@ -97,10 +106,11 @@ def default_ids(model: GridModel) -> tuple[tuple[str, ...], tuple[str, ...], tup
 
 
 def draw_grid_instance(case: str, rng: np.random.Generator, perturbation: LoadPerturbation | None,
-                       n_minus_1: bool, ood: str | None = None) -> GridInstance:
+                       n_minus_1: bool, ood: str | None = None, cls: type[GridInstance] | None = None) -> GridInstance:
     """Draw loads (and an outage) from ``rng``; all randomness comes from it.
 
-    ``ood`` (one of :data:`OOD_KINDS`) turns the draw into that out-of-distribution variant.
+    ``ood`` (one of :data:`OOD_KINDS`) turns the draw into that out-of-distribution variant; ``cls`` is
+    the family's instance type (a :class:`GridInstance` subclass declaring what its checker keeps).
     """
     check_ood(ood)
     if ood == "load":
@@ -116,7 +126,7 @@ def draw_grid_instance(case: str, rng: np.random.Generator, perturbation: LoadPe
         outage = int(candidates[rng.integers(len(candidates))])
     model = build_model(case, outage)
     buses, gens, branches = default_ids(model)
-    inst = GridInstance(case, model, pd, qd, outage, buses, gens, branches)
+    inst = (cls or GridInstance)(case, model, pd, qd, outage, buses, gens, branches)
     return relabel_instance(inst, rng) if ood == "relabel" else inst
 
 

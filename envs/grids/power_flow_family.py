@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ..core.constraints import ConstraintReport, RowBlock
@@ -36,8 +38,20 @@ VSET_NOMINAL = 1.02
 SANE_VM = (0.7, 1.3)  # a solution outside this band is a low-voltage/divergent branch: redraw
 
 
+
+@dataclass
+class PowerFlowInstance(GridInstance):
+    """A power-flow instance: its drawn setpoints and what its checker keeps (set in ``prepare``)."""
+
+    p_set: np.ndarray = field(init=False, repr=False, compare=False)  # MW per generator, NaN at the reference bus
+    v_bus: np.ndarray = field(init=False, repr=False, compare=False)  # p.u. per bus, NaN without a generator
+    gen_buses: np.ndarray = field(init=False, repr=False, compare=False)
+    fixed_p: np.ndarray = field(init=False, repr=False, compare=False)  # generators off the reference bus
+    truth: tuple | None = field(default=None, init=False, repr=False, compare=False)  # reference arrays, cached
+
 class PowerFlowFamily(GridFamily):
     name = "PowerFlow"
+    instance_type = PowerFlowInstance
 
     def __init__(self, case: str = "case14", *, perturbation=LoadPerturbation(), n_minus_1: bool = False,
                  tolerances: ACTolerances | None = None, ood: str | None = None):
@@ -49,6 +63,7 @@ class PowerFlowFamily(GridFamily):
 
     def prepare(self, inst: GridInstance, rng: np.random.Generator | None) -> GridInstance:
         inst = super().prepare(inst, rng)
+        assert isinstance(inst, PowerFlowInstance)
         m = inst.model
         inst.p_set, inst.v_bus = _setpoints(inst, rng)
         # p_set is NaN for generators at the reference bus (they take the balance); v_bus NaN without a generator
@@ -65,7 +80,7 @@ class PowerFlowFamily(GridFamily):
         add_ref_angle_row(block, inst, tol, labels)
         return inst
 
-    def solve(self, inst: GridInstance) -> dict | None:
+    def solve(self, inst: PowerFlowInstance) -> dict | None:
         m = inst.model
         pg_known = np.where(np.isnan(inst.p_set), 0.0, inst.p_set)
         V, converged = setpoint_power_flow(inst, pg_known, inst.v_bus)
@@ -79,11 +94,11 @@ class PowerFlowFamily(GridFamily):
         return solution_record(values, pg.sum())
 
     # ---- schema and prompt ---------------------------------------------------------
-    def schema(self, inst: GridInstance) -> AnswerSchema:
+    def schema(self, inst: PowerFlowInstance) -> AnswerSchema:
         return AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, Q_FIELD)),
                              Section("buses", inst.bus_ids, state_fields(inst.model))))
 
-    def render(self, inst: GridInstance) -> str:
+    def render(self, inst: PowerFlowInstance) -> str:
         m, tol = inst.model, self.tolerances
         base = m.base_mva
         ref = inst.bus_ids[m.ref]
@@ -112,7 +127,7 @@ class PowerFlowFamily(GridFamily):
         return "\n\n".join(parts) + "\n"
 
     # ---- checker -------------------------------------------------------------------
-    def check(self, inst: GridInstance, values: Values) -> tuple[ConstraintReport, float | None]:
+    def check(self, inst: PowerFlowInstance, values: Values) -> tuple[ConstraintReport, float | None]:
         """Every row of ``inst.rows`` (declared in :meth:`prepare`), measured on the answered state."""
         m = inst.model
         pg, qg = values["generators"]["p_mw"], values["generators"]["q_mvar"]
@@ -123,7 +138,7 @@ class PowerFlowFamily(GridFamily):
                                      "p_setpoint": pg[inst.fixed_p], "ref_angle": va[m.ref:m.ref + 1]})
         return report, float(pg.sum()) if np.isfinite(pg).all() else None
 
-    def answer_errors(self, inst: GridInstance, values: Values, solution: dict) -> dict:
+    def answer_errors(self, inst: PowerFlowInstance, values: Values, solution: dict) -> dict:
         """Largest absolute error per quantity against the true power flow (None where values are missing).
 
         Generator P and Q are compared as bus totals, since any split at a shared bus is right.
@@ -152,7 +167,7 @@ class PowerFlowFamily(GridFamily):
             "description": "max |answer - true power flow| per quantity; generator P/Q as bus totals",
         }
 
-    def features(self, inst: GridInstance) -> np.ndarray:
+    def features(self, inst: PowerFlowInstance) -> np.ndarray:
         """Loads (P, Q per bus) and setpoints (P per generator, 0 at the reference; V per generator), p.u.;
         plus a one-hot of the outaged branch when outages can occur."""
         m = inst.model
@@ -160,7 +175,7 @@ class PowerFlowFamily(GridFamily):
                  np.nan_to_num(inst.p_set) / m.base_mva, inst.v_bus[m.gen_bus]]
         return np.concatenate(parts + self.outage_features(inst))
 
-    def value_bounds(self, inst: GridInstance) -> dict:
+    def value_bounds(self, inst: PowerFlowInstance) -> dict:
         """A power flow enforces no limits, so reactive outputs may leave [qmin, qmax]: their range
         also spans +- the total load (MVA); the reference generator's P spans up to the total load."""
         m = inst.model

@@ -8,7 +8,6 @@ solved state comes back in the answer layout, at the prompt's decimals.
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import re
@@ -103,7 +102,7 @@ class GridPowerFlow:
     def checker_instance(self, checker, inst):
         """The instance prepared for ``checker``'s rows, built once per instance."""
         if self._prepared[0] is not inst:
-            self._prepared = (inst, checker.prepare(copy.copy(inst), None))
+            self._prepared = (inst, checker.adopt(inst))
         return self._prepared[1]
 
     @staticmethod
