@@ -36,13 +36,12 @@ BATCH_ROWS = 256
 
 
 # ---- one function per format ---------------------------------------------------------------
-_atomic = atomic_path  # every format writes to a temporary name, renamed at the end
 
 
 @contextlib.contextmanager
 def jsonl_writer(path: Path) -> Iterator[Callable[[dict], None]]:
     """One JSON object per line with exact floats (``Dataset.to_json`` rounds to 10 digits)."""
-    with _atomic(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         yield lambda row: fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -81,7 +80,7 @@ def parquet_writer(path: Path) -> Iterator[Callable[[dict], None]]:
     """A Parquet file, one row group per batch of rows."""
     import pyarrow.parquet as pq
 
-    with _atomic(path) as tmp, _batched(lambda schema: pq.ParquetWriter(tmp, schema), lambda w: w.close()) as write:
+    with atomic_path(path) as tmp, _batched(lambda schema: pq.ParquetWriter(tmp, schema), lambda w: w.close()) as write:
         yield write
 
 
@@ -90,7 +89,7 @@ def arrow_writer(path: Path) -> Iterator[Callable[[dict], None]]:
     """An Arrow IPC stream: the file format ``datasets`` memory-maps (``Dataset.from_file``)."""
     import pyarrow as pa
 
-    with _atomic(path) as tmp, _batched(lambda schema: pa.ipc.new_stream(str(tmp), schema), lambda w: w.close()) as write:
+    with atomic_path(path) as tmp, _batched(lambda schema: pa.ipc.new_stream(str(tmp), schema), lambda w: w.close()) as write:
         yield write
 
 
@@ -103,7 +102,7 @@ def hf_writer(folder: Path) -> Iterator[Callable[[dict], None]]:
     try:
         with arrow_writer(staging) as write:
             yield write
-        with _atomic(folder) as tmp:
+        with atomic_path(folder) as tmp:
             dataset = datasets.Dataset.from_file(str(staging))
             dataset.save_to_disk(str(tmp))
             del dataset
@@ -217,7 +216,7 @@ def save_dataset(dataset, out: str | os.PathLike, fmt: str = "auto") -> list[Pat
     written = []
     for f, path in export_targets(out, fmt):
         if f == "hf":
-            with _atomic(path) as tmp:
+            with atomic_path(path) as tmp:
                 dataset.save_to_disk(str(tmp))
                 if path.is_dir():
                     shutil.rmtree(path)

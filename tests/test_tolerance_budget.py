@@ -87,7 +87,6 @@ def _f(text: str) -> float:
                                     "feasgym/DCOPF-case57-v0", "feasgym/PowerFlow-case14-v0"])
 def test_the_prompt_is_the_instance(env_id):
     """Every number the prompt prints parses back to exactly what the checker and the solver use."""
-    env = gym.make(env_id)
     split = "ood" if "ood" in env_id else "train"
     env = gym.make(env_id, split=split)
     prompt, _ = env.reset(seed=5)

@@ -1,7 +1,6 @@
 """Settings both trainers share: device choice and the CPU-safe TRL arguments."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -44,13 +43,6 @@ def save_trained(trainer, out_dir: str | Path) -> Path:
     model.save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
     return out
-
-
-def write_json(path: str | Path, data) -> Path:
-    """``data`` as indented JSON, never half written (the one atomic writer, :mod:`feasgym.envs.core.files`)."""
-    from feasgym.envs.core.files import write_json as atomic_json
-
-    return atomic_json(path, data)
 
 
 def check_context(model, tokenizer, texts, reserve: int = 0) -> None:

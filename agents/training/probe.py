@@ -100,7 +100,9 @@ def train_and_save(trainer, out: Path, budget, n_rows: int, callbacks: list, ext
     """Train, save the model to ``out/model`` and write ``out/summary.json`` (shared by SFT and GRPO)."""
     from dataclasses import asdict
 
-    from .common import save_trained, write_json
+    from feasgym.envs.core.files import write_json
+
+    from .common import save_trained
     from .progress import quiet_trainer
 
     quiet_trainer(trainer)

@@ -244,8 +244,8 @@ class ReferenceCache:
             self.folder.mkdir(parents=True, exist_ok=True)
             marker = self.folder / "NAMESPACE"
             if not marker.exists():
-                _atomic_write(marker, json.dumps(asdict(self.namespace)))
-            _atomic_write(self._file(name), json.dumps(record, separators=(",", ":")))
+                write_text(marker, json.dumps(asdict(self.namespace)))
+            write_text(self._file(name), json.dumps(record, separators=(",", ":")))
         except OSError:
             pass  # a read-only or full disk only costs speed, never results
 
@@ -300,7 +300,3 @@ def iter_records(cache_dir: str | os.PathLike | None | bool = None) -> Iterator[
                 if where != (folder.name, path.stem):
                     problem = f"holds the record of {where[0]}/{where[1]}.json"
             yield (path, None, problem) if problem else (path, record, None)
-
-
-def _atomic_write(path: str | Path, text: str) -> None:
-    write_text(path, text)

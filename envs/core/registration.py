@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 ENTRY_POINT = "feasgym.envs.core.registration:make_env"
@@ -72,10 +73,11 @@ def register_family(factory: Callable[..., Any] | str, *, name: str | None = Non
     return spec
 
 
-def family_options(factory: Callable[..., Any]) -> set[str]:
+@lru_cache(maxsize=None)
+def family_options(factory: Callable[..., Any]) -> frozenset[str]:
     """The keyword options the family's constructor takes (everything else goes to the env)."""
     params = inspect.signature(factory).parameters.values()
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 def make_env(family: str, **kwargs: Any):

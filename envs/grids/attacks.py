@@ -58,7 +58,7 @@ def _opf(ppc: dict):
     return result if result.get("success") else None
 
 
-def _tolerances_mw(family, base_mva: float, n_bus: int) -> tuple[float, float]:
+def _tolerances_mw(family, base_mva: float) -> tuple[float, float]:
     """Per-bus and system-wide balance tolerances in MW (system: inf when the family has none)."""
     tol = family.tolerances
     per_bus = tol.balance_pu * base_mva
@@ -97,7 +97,7 @@ def acopf_attacks(env, variants=VARIANTS, fractions=FRACTIONS) -> list[AttackRes
     base = _opf(instance_ppc(fam.case, inst.pd_mw, inst.qd_mvar, inst.outage))
     if base is None:
         return []
-    per_bus, system = _tolerances_mw(fam, m.base_mva, m.n_bus)
+    per_bus, system = _tolerances_mw(fam, m.base_mva)
     patterns = offset_patterns(inst, base["bus"][:, LAM_P], base["bus"][:, LAM_Q], per_bus, system)
     out = []
     for variant in variants:
@@ -123,7 +123,7 @@ def powerflow_attacks(env, variants=("all", "zero-sum", "load-buses"), fractions
     u = env.unwrapped
     fam, inst = u.family, u.instance
     m = inst.model
-    per_bus, system = _tolerances_mw(fam, m.base_mva, m.n_bus)
+    per_bus, system = _tolerances_mw(fam, m.base_mva)
     lam = np.ones(m.n_bus)  # a power flow has no prices: patterns by load only
     patterns = offset_patterns(inst, lam, lam, per_bus, system)
     patterns["zero-sum"] = tuple(np.where(np.arange(m.n_bus) % 2 == 0, 1.0, -1.0) * per_bus for _ in range(2))

@@ -184,7 +184,7 @@ class _Stages:
     def budget(self):
         """Generation/completion limit: the longest oracle answer + margin, or the user's (checked) limit."""
         if self._budget is None:
-            from feasgym.agents.training.common import write_json
+            from feasgym.envs.core.files import write_json
 
             self._budget = self._token_budget(self._model("base"))
             write_json(self.folder.root / "budget.json", self._budget.as_dict())

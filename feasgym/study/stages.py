@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from feasgym.agents.training.common import write_json
+from feasgym.envs.core.files import write_json
 
 MARKER = "DONE.json"
 
