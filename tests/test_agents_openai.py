@@ -1,88 +1,35 @@
 """The OpenAI-compatible agent (the ``openai`` client) against a local chat-completions server (127.0.0.1, started here)."""
 import asyncio
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from feasgym.agents import AnswerRequest, make_agent
 from feasgym.agents.arena import run_arena
 
+from .openai_server import Completion, LoopbackChatServer, Raw
 
-class FakeServer:
-    """Answers by the prompt's keyword: ok, fail500, flaky (500 once), slow, notjson, bad400."""
 
-    def __init__(self):
-        self.calls: dict[str, int] = {}
-        self.active = self.max_active = 0
-        self.auth: list[str | None] = []
-        self.bodies: list[dict] = []
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][-1]["content"]
-                with server.lock:
-                    server.calls[prompt] = server.calls.get(prompt, 0) + 1
-                    server.auth.append(self.headers.get("Authorization"))
-                    server.bodies.append(body)
-                    server.active += 1
-                    server.max_active = max(server.max_active, server.active)
-                    n = server.calls[prompt]
-                try:
-                    self._answer(body, prompt, n)
-                finally:
-                    with server.lock:
-                        server.active -= 1
-
-            def _answer(self, body, prompt, n):
-                if self.path != "/v1/chat/completions":
-                    return self._send(404, b"not found")
-                if "fail500" in prompt or ("flaky" in prompt and n == 1) or ("AC optimal power flow" in prompt and n == 1):
-                    return self._send(500, b"internal error")
-                if "bad400" in prompt:
-                    return self._send(400, b'{"error": "bad request"}')
-                if "slow" in prompt:
-                    time.sleep(0.6)
-                if "notjson" in prompt:
-                    return self._send(200, b"<html>")
-                if "wait" in prompt:
-                    time.sleep(0.15)
-                reply = {"choices": [{"message": {"role": "assistant", "content": f"echo {body['model']}: {prompt}"},
-                                      "finish_reason": "stop"}],
-                         "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": 3}}
-                self._send(200, json.dumps(reply).encode())
-
-            def _send(self, code, data):
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def answer_by_keyword(request):
+    """Answers by the prompt's keyword: ok, fail500, flaky (500 once), slow, notjson, bad400; AC-OPF prompts 500 once."""
+    prompt, n = request.prompt, request.n
+    if "fail500" in prompt or ("flaky" in prompt and n == 1) or ("AC optimal power flow" in prompt and n == 1):
+        return Raw(500, b"internal error")
+    if "bad400" in prompt:
+        return Raw(400, b'{"error": "bad request"}')
+    if "slow" in prompt:
+        time.sleep(0.6)
+    if "notjson" in prompt:
+        return Raw(200, b"<html>")
+    if "wait" in prompt:
+        time.sleep(0.15)
+    return Completion(f"echo {request.body['model']}: {prompt}", prompt_tokens=len(prompt.split()), completion_tokens=3)
 
 
 @pytest.fixture
 def server():
-    s = FakeServer()
-    yield s
-    s.close()
+    with LoopbackChatServer(answer_by_keyword) as s:
+        yield s
 
 
 def _agent(server, **kwargs):

@@ -1,50 +1,13 @@
 """verifiers adapter: load_environment, evaluated by verifiers against an OpenAI-compatible server on loopback."""
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import gymnasium as gym
 import pytest
 
 from feasgym.envs.rewards import completion_text
 from feasgym.integrations.verifiers import load_environment
 
+from .openai_server import LoopbackChatServer
+
 ENV_ID = "feasgym/ACOPF-case5-v0"
-
-
-class ChatServer:
-    """Chat completions answering each prompt with the text ``answers`` gives for it (and recording requests)."""
-
-    def __init__(self, answers):
-        self.requests = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(body)
-                prompt = body["messages"][-1]["content"]
-                reply = {"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": answers(prompt)}}],
-                         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def test_verifiers_evaluate_against_a_local_server(monkeypatch):
@@ -58,16 +21,13 @@ def test_verifiers_evaluate_against_a_local_server(monkeypatch):
         prompt, _ = check.reset(seed=5, options={"instance": k})
         u = check.unwrapped
         by_prompt[prompt] = (k, [u.reference_answer(), u.nominal_answer(), "I would rather not."][k])
-    server = ChatServer(lambda prompt: by_prompt[prompt][1])
-    try:
-        monkeypatch.setenv("FEASGYM_TEST_KEY", "test-key")
+    monkeypatch.setenv("FEASGYM_TEST_KEY", "test-key")
+    with LoopbackChatServer(lambda request: by_prompt[request.prompt][1]) as server:
         client = ClientConfig(api_base_url=server.url, api_key_var="FEASGYM_TEST_KEY", max_retries=0, timeout=60)
         out = env.evaluate_sync(client=client, model="tiny", num_examples=3, rollouts_per_example=1,
                                 sampling_args={"temperature": 0.0, "max_tokens": 512})
-    finally:
-        server.close()
-    assert len(server.requests) == 3 and server.requests[0]["messages"][0] == {"role": "system",
-                                                                               "content": "Reply with JSON only."}
+    assert len(server.bodies) == 3 and server.bodies[0]["messages"][0] == {"role": "system",
+                                                                           "content": "Reply with JSON only."}
     rows = out["outputs"]
     assert len(rows) == 3
     for row in rows:

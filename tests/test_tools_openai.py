@@ -3,8 +3,6 @@ speaks OpenAI tool calls (``tools`` in, ``tool_calls`` out, ``tool`` messages ba
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import gymnasium as gym
 import numpy as np
@@ -15,64 +13,31 @@ from feasgym.agents import AnswerRequest, make_agent
 from feasgym.agents.arena import run_arena
 from feasgym.envs.core.family import values_from_solution
 
+from .openai_server import Completion, LoopbackChatServer, Raw, tool_call
+
 pytest.importorskip("openai")
 ENV_ID = "feasgym/DCOPF-case5-v0"
 TOOLS = ["power_flow", "check"]
 
 
-class ToolServer:
+def tool_player(setpoints_by_prompt: dict[str, dict]):
     """A "model" that calls power_flow with the setpoints it was given for the prompt (plus one call with
     broken arguments), then answers with the dispatch of the solved state the tool returned."""
 
-    def __init__(self, setpoints_by_prompt: dict[str, dict]):
-        self.bodies: list[dict] = []
-        self.lock = threading.Lock()
-        server = self
+    def respond(request):
+        messages = request.body["messages"]
+        results = [json.loads(m["content"]) for m in messages if m["role"] == "tool"]
+        if messages[0]["content"] not in setpoints_by_prompt:  # asked without tools: it cannot answer
+            return Raw(400, b'{"error": {"message": "this test model only plays with tools"}}')
+        if not results:
+            setpoints = setpoints_by_prompt[messages[0]["content"]]
+            return Completion(tool_calls=[tool_call("call_pf", "power_flow", {"setpoints": {"generators": setpoints}}),
+                                          tool_call("call_bad", "check", "{broken")], completion_tokens=5)
+        state = next(r for r in results if r.get("tool") == "power_flow")["state"]
+        rows = ", ".join(f'"{g}": {{"p_mw": {v["p_mw"]:.3f}}}' for g, v in state["generators"].items())
+        return Completion('{"generators": {' + rows + "}}", completion_tokens=5)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.bodies.append(body)
-                messages = body["messages"]
-                results = [json.loads(m["content"]) for m in messages if m["role"] == "tool"]
-                if messages[0]["content"] not in setpoints_by_prompt:  # asked without tools: it cannot answer
-                    return self._send(400, b'{"error": {"message": "this test model only plays with tools"}}')
-                if not results:
-                    setpoints = setpoints_by_prompt[messages[0]["content"]]
-                    message = {"role": "assistant", "content": None, "tool_calls": [
-                        {"id": "call_pf", "type": "function",
-                         "function": {"name": "power_flow", "arguments": json.dumps({"setpoints": {"generators": setpoints}})}},
-                        {"id": "call_bad", "type": "function", "function": {"name": "check", "arguments": "{broken"}}]}
-                    finish = "tool_calls"
-                else:
-                    state = next(r for r in results if r.get("tool") == "power_flow")["state"]
-                    rows = ", ".join(f'"{g}": {{"p_mw": {v["p_mw"]:.3f}}}' for g, v in state["generators"].items())
-                    message, finish = {"role": "assistant", "content": '{"generators": {' + rows + "}}"}, "stop"
-                reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
-                self._send(200, json.dumps(reply).encode())
-
-            def _send(self, code, data):
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return respond
 
 
 def reference_setpoints(n: int) -> dict[str, dict]:
@@ -88,9 +53,8 @@ def reference_setpoints(n: int) -> dict[str, dict]:
 
 @pytest.fixture
 def server():
-    s = ToolServer(reference_setpoints(2))
-    yield s
-    s.close()
+    with LoopbackChatServer(tool_player(reference_setpoints(2))) as s:
+        yield s
 
 
 def test_openai_agent_sends_tools_and_reads_tool_calls(server):
