@@ -104,21 +104,53 @@ def test_observation_is_standardized_fixed_and_seeded():
         NumericEnv(gym.make("CartPole-v1"))
 
 
-def test_ppo_learns_a_few_hundred_steps():
+@pytest.mark.slow
+def test_ppo_learns_to_satisfy_more_rows_than_its_start_and_random_play():
+    """PPO on one case5 setpoint instance learns, measured against its own start and random play.
+
+    The bandit (one instance, one step) pays 0.3/36 per satisfied row. Measured on this machine
+    (seeds 0, 1, 2; 8,192 steps, lr 1e-3): the sampled reward rose from 0.304-0.307 (uniform random
+    actions earn about the same) to 0.383-0.392, and the deterministic policy from 0.375 to
+    0.383-0.392 (one or two more rows). No seed reached feasibility: G1 and G2 share bus 1, so their
+    voltage setpoints must agree within 1e-4, a set a Gaussian policy samples with probability ~0.
+    """
     import torch
     from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
 
-    env = make_numeric(CASE5, answer_mode="setpoints", instance_pool=2)
-    model = PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=2, seed=0, verbose=0, device="cpu")
+    env = make_numeric(CASE5, answer_mode="setpoints", instance_pool=1)
+
+    def deterministic(model):
+        obs, _ = env.reset(seed=0)
+        action, _ = model.predict(obs, deterministic=True)
+        _, reward, terminated, _, info = env.step(action)
+        assert env.action_space.contains(action) and terminated
+        assert reward == env.unwrapped.score(info["answer"])["reward"]
+        return reward, info["feasibility"]["total"] - info["feasibility"]["satisfied"]
+
+    rng = np.random.default_rng(0)
+    random_play = []
+    for _ in range(256):
+        env.reset(seed=0)
+        random_play.append(env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))[1])
+    sampled: list[float] = []
+
+    class Rewards(BaseCallback):
+        def _on_step(self) -> bool:
+            sampled.extend(float(r) for r in self.locals["rewards"])
+            return True
+
+    model = PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=4, learning_rate=1e-3, seed=0,
+                verbose=0, device="cpu")
+    start_reward, start_violated = deterministic(model)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny MLP: extra threads only contend
     try:
-        model.learn(total_timesteps=256)
+        model.learn(total_timesteps=8192, callback=Rewards())
     finally:
         torch.set_num_threads(threads)
-    assert model.num_timesteps >= 256
-    obs, _ = env.reset(seed=0)
-    action, _ = model.predict(obs, deterministic=True)
-    _, reward, terminated, _, info = env.step(action)
-    assert env.action_space.contains(action) and terminated and 0.0 <= reward <= 1.0
-    assert reward == env.unwrapped.score(info["answer"])["reward"]
+    end_reward, end_violated = deterministic(model)
+    assert end_violated < start_violated and end_reward > start_reward
+    random_mean = float(np.mean(random_play))
+    assert abs(np.mean(sampled[:512]) - random_mean) < 0.02  # PPO starts as (near-)random play ...
+    assert np.mean(sampled[-512:]) > random_mean + 0.05      # ... and ends well above it
