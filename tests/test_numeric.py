@@ -111,8 +111,8 @@ def test_ppo_learns_to_satisfy_more_rows_than_its_start_and_random_play():
     The bandit (one instance, one step) pays 0.3/36 per satisfied row. Measured on this machine
     (seeds 0, 1, 2; 8,192 steps, lr 1e-3): the sampled reward rose from 0.304-0.307 (uniform random
     actions earn about the same) to 0.383-0.392, and the deterministic policy from 0.375 to
-    0.383-0.392 (one or two more rows). No seed reached feasibility: G1 and G2 share bus 1, so their
-    voltage setpoints must agree within 1e-4, a set a Gaussian policy samples with probability ~0.
+    0.383-0.392 (one or two more rows). No seed reached feasibility on this instance in that budget
+    (``examples/sb3_ppo.py``, 20,000 steps on 32 instances, does on some; see the README).
     """
     import torch
     from stable_baselines3 import PPO
