@@ -19,7 +19,10 @@ from feasgym.study.stats import experiment_effect, linear_trend, seed_instance_b
 TINY = TinyModelSpec(num_layers=1, hidden_size=32, num_heads=2, max_positions=2048, vocab_size=1200)
 MINI = PROFILES["cpu-quick"].with_overrides(
     name="mini", seeds=(0, 1), n_train=3, n_probe=2, n_test=3, n_ood=3, n_grpo=2, data_workers=1,
-    pretrain_envs=(("feasgym/DCOPF-case5-v0", 3, {}),),
+    # two entries share the generic id (distinct files); the last is the target's family and grid (dropped)
+    pretrain_envs=(("feasgym/DCOPF-case5-v0", 3, {}), ("feasgym/DCOPF-v0", 2, {"case": "case3_lmbd"}),
+                   ("feasgym/DCOPF-v0", 2, {"case": "case14_ieee"}),
+                   ("feasgym/ACOPF-v0", 2, {"case": "case5_pjm", "answer_mode": "full"})),
     pretrain=SFTBudget(epochs=1, batch_size=3, probe_at_start=False), model=TINY,
     sft=SFTBudget(epochs=1, batch_size=1, probe_at_start=False),  # 3 steps: the order differs by seed
     grpo=GRPOBudget(max_steps=2, num_generations=2, prompts_per_step=1, temperature=0.3, probe_at_start=False),
@@ -71,7 +74,24 @@ def test_miniature_multi_seed_study_writes_every_artifact(study):
     done = json.loads((out / "seed-0" / "grpo" / "DONE.json").read_text())
     assert done["result"]["reward_trend"]["samples"] == 4
     base = json.loads((out / "base" / "DONE.json").read_text())["result"]
-    assert base["built"] and base["pretrain_envs"] == ["feasgym/DCOPF-case5-v0"]
+    assert base["built"] and base["pretrain_envs"] == ["feasgym/DCOPF-case5-v0", "feasgym/DCOPF-v0 (case=case3_lmbd)",
+                                                       "feasgym/DCOPF-v0 (case=case14_ieee)"]
+    assert base["pretrain_rows"] == 3 + 2 + 2
+    rows = [json.loads(line) for line in (out / "data" / "pretrain.2.feasgym_DCOPF-v0.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all("Buses (14)" in r["prompt"] for r in rows)
+
+
+def test_a_pretraining_env_on_the_targets_family_and_grid_is_not_pretrained_on():
+    from feasgym.study.layout import pretrain_tasks
+
+    profile = PROFILES["cpu-quick"].with_overrides(pretrain_envs=(
+        ("feasgym/ACOPF-v0", 4, {"case": "case5_pjm", "answer_mode": "full"}),  # the target's grid, other answers
+        ("feasgym/ACOPF-case5-v0", 4, {}),                                      # the target id itself
+        ("feasgym/ACOPF-v0", 4, {"case": "case3_lmbd", "answer_mode": "setpoints"}),  # another grid
+        ("feasgym/DCOPF-case5-v0", 4, {}),                                      # another family on the grid
+        ("feasgym/DCOPF-case14-v0", 0, {})))                                    # no instances
+    assert [(e, kw) for e, _n, kw in pretrain_tasks(profile)] == [
+        ("feasgym/ACOPF-v0", {"case": "case3_lmbd", "answer_mode": "setpoints"}), ("feasgym/DCOPF-case5-v0", {})]
 
 
 def test_seeds_train_different_models_on_the_same_instances(study):
@@ -204,7 +224,8 @@ def test_other_validation_errors_name_the_fix():
     with pytest.raises(StudyError, match="seeds repeat"):
         validate_profile(MINI.with_overrides(seeds=(0, 0)))
     with pytest.raises(StudyError, match="pretraining demonstrations of tasks that are not the target"):
-        validate_profile(MINI.with_overrides(env_ids=("feasgym/DCOPF-case5-v0",), env_kwargs={}))
+        validate_profile(MINI.with_overrides(env_ids=("feasgym/DCOPF-case5-v0",), env_kwargs={}, pretrain_envs=(
+            ("feasgym/DCOPF-case5-v0", 2, {}), ("feasgym/DCOPF-v0", 2, {"case": "case5_pjm"}))))
     with pytest.raises(StudyError, match="--base-model 'no/such-local-model' cannot be loaded"):
         validate_profile(MINI, base_model="no/such-local-model")
 

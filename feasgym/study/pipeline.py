@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from .profiles import StudyProfile
-from .layout import agent_name, env_kwargs_for, eval_sets, slug as _slug, stage_names
+from .layout import (agent_name, env_kwargs_for, eval_sets, pretrain_file, pretrain_label, pretrain_tasks, slug as _slug,
+                     stage_names)
 from .stages import RunFolder, StudyError
 
 MODEL_AGENTS = ("base", "sft", "rl")
@@ -123,15 +124,13 @@ class _Stages:
                 write_rows(rows, out / f"{slug}.{part}.jsonl")
                 counts[f"{env_id} {part}"] = len(rows)
         if self.base_model is None:
-            for env_id, n, kwargs in self._pretrain_envs():
+            for i, (env_id, n, kwargs) in enumerate(pretrain_tasks(p)):
+                label = pretrain_label(env_id, kwargs)
                 rows = instance_rows(InstanceSource(env_id, "train", p.seed, dict(kwargs)), int(n),
-                                     workers=p.data_workers, progress=self.progress, desc=f"pretraining {env_id}")
-                write_rows(rows, out / f"pretrain.{_slug(env_id)}.jsonl")
-                counts[f"pretrain {env_id}"] = len(rows)
+                                     workers=p.data_workers, progress=self.progress, desc=f"pretraining {label}")
+                write_rows(rows, out / pretrain_file(i, env_id))
+                counts[f"pretrain {label}"] = len(rows)
         return {"rows": counts}
-
-    def _pretrain_envs(self) -> list:
-        return [e for e in self.p.pretrain_envs if e[0] not in self.p.env_ids and int(e[1]) > 0]
 
     def _rows(self, part: str) -> list[dict]:
         from feasgym.agents.training.data import read_rows
@@ -144,8 +143,8 @@ class _Stages:
     def _pretrain_rows(self) -> list[dict]:
         from feasgym.agents.training.data import read_rows
 
-        return [row for env_id, _n, _kw in self._pretrain_envs()
-                for row in read_rows(self.folder.stage_dir("data") / f"pretrain.{_slug(env_id)}.jsonl")]
+        return [row for i, (env_id, _n, _kw) in enumerate(pretrain_tasks(self.p))
+                for row in read_rows(self.folder.stage_dir("data") / pretrain_file(i, env_id))]
 
     def _grpo_rows(self) -> list[dict]:
         from feasgym.agents.training.data import read_rows
@@ -208,7 +207,7 @@ class _Stages:
         summary = run_sft(init, rows, out / "pretrain", self.p.pretrain, seed=self.p.seed, probe=probe,
                           progress=self.progress, desc="pretrain base (other tasks)")
         return {"model": summary["checkpoint"], "built": True, "parameters": _parameter_count(summary["checkpoint"]),
-                "pretrain_rows": len(rows), "pretrain_envs": [e[0] for e in self._pretrain_envs()],
+                "pretrain_rows": len(rows), "pretrain_envs": [pretrain_label(e, kw) for e, _n, kw in pretrain_tasks(self.p)],
                 "steps": summary["steps"], "final_probe": summary["probe"][-1] if summary["probe"] else None}
 
     def _model(self, stage: str) -> str:

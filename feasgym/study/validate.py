@@ -43,7 +43,7 @@ def _check_make(env_id: str, kwargs: dict, split: str, what: str) -> None:
 
 def validate_profile(profile: StudyProfile, base_model: str | None = None) -> None:
     """Raise :class:`StudyError` with a message saying what to fix; writes nothing."""
-    from .layout import env_kwargs_for
+    from .layout import env_kwargs_for, pretrain_tasks
 
     p = profile
     if not p.env_ids:
@@ -78,14 +78,13 @@ def validate_profile(profile: StudyProfile, base_model: str | None = None) -> No
             _check_make(env_id, {**env_kwargs_for(p, env_id), **tool_kwargs}, "test", "tool-using")
             _check_make(env_id, {**env_kwargs_for(p, env_id, ood=True), **tool_kwargs}, "ood", "tool-using OOD")
     if base_model is None:
-        pretrain = [e for e in p.pretrain_envs if e[0] not in p.env_ids and int(e[1]) > 0]
-        if not pretrain:
-            raise StudyError("the embedded base needs pretraining demonstrations of tasks that are not the target: "
-                             f"every pretraining env of the profile ({[e[0] for e in p.pretrain_envs]}) is a target "
-                             "here; give --base-model, or other targets")
-        for env_id, _n, kwargs in pretrain:
+        for env_id, _n, kwargs in p.pretrain_envs:
             _check_id(env_id, known, "pretraining")
             _check_make(env_id, dict(kwargs), "train", "pretraining")
+        if not pretrain_tasks(p):
+            raise StudyError("the embedded base needs pretraining demonstrations of tasks that are not the target: "
+                             f"every pretraining env of the profile ({[e[0] for e in p.pretrain_envs]}) is a target's "
+                             "family and grid here; give --base-model, or other targets")
     else:
         _check_base_model(base_model)
 
