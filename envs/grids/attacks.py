@@ -163,3 +163,58 @@ def best_gain(results: list[AttackResult]) -> float:
     """The largest cost reduction any feasible attack answer reached (0 when none is feasible)."""
     gains = [r.gain for r in results if r.feasible and r.gain is not None]
     return max([0.0] + gains)
+
+
+# PYPOWER columns of the limits a relaxation widens
+_QMAX, _QMIN, _PMAX, _PMIN = 3, 4, 8, 9
+_VMAX, _VMIN = 11, 12
+_RATE_A, _ANGMIN, _ANGMAX = 5, 11, 12
+
+
+def relaxed_limits_ppc(fam, inst, frac: float) -> dict:
+    """The instance's case with every limit widened by ``frac`` of the tolerance its row allows.
+
+    Full-state answers: the voltage, generator P/Q, flow and angle tolerances. Setpoint answers:
+    reference-bus P and every Q get the allowance of the outputs the power flow computes instead.
+    """
+    tol = fam.tolerances
+    m = inst.model
+    ppc = instance_ppc(fam.case, inst.pd_mw, inst.qd_mvar, inst.outage)
+    base = float(ppc["baseMVA"])
+    gen, bus, branch = ppc["gen"], ppc["bus"], ppc["branch"]
+    setpoints = getattr(fam, "answer_mode", "full") == "setpoints"
+    derived_mw = frac * (tol.derived_gen_pu if setpoints else tol.gen_pu) * base
+    widen_p = np.where(m.gen_bus == m.ref, derived_mw, frac * tol.gen_pu * base)
+    bus[:, _VMAX] += frac * tol.vm_pu
+    bus[:, _VMIN] -= frac * tol.vm_pu
+    gen[:, _PMAX] += widen_p
+    gen[:, _PMIN] -= widen_p
+    gen[:, _QMAX] += derived_mw
+    gen[:, _QMIN] -= derived_mw
+    limited = branch[:, _RATE_A] > 0
+    branch[limited, _RATE_A] += frac * tol.flow_pu * base
+    branch[:, _ANGMIN] -= frac * tol.angle_deg
+    branch[:, _ANGMAX] += frac * tol.angle_deg
+    return ppc
+
+
+def limit_attacks(env, fractions=FRACTIONS) -> list[AttackResult]:
+    """Answers that spend every limit tolerance at once (the AC-OPF of the widened limits, solved by
+    PYPOWER and written in the env's answer mode), scored for the real limits."""
+    u = env.unwrapped
+    fam, inst = u.family, u.instance
+    m = inst.model
+    out = []
+    for frac in fractions:
+        res = _opf(relaxed_limits_ppc(fam, inst, frac))
+        if res is None:
+            continue
+        vm = res["bus"][:, 7]
+        if getattr(fam, "answer_mode", "full") == "setpoints":
+            values = {"generators": {"p_mw": res["gen"][:, 1], "vm_pu": vm[m.gen_bus]}}
+        else:
+            va = res["bus"][:, 8] - res["bus"][m.ref, 8]
+            values = {"generators": {"p_mw": res["gen"][:, 1], "q_mvar": res["gen"][:, 2]},
+                      "buses": {"vm_pu": vm, "va_deg": va}}
+        out.append(_scored(u, "limits", frac, 0.0, u._schema.write(values)))
+    return out
