@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .case import PD, QD, instance_ppc
+from .case import ANGMAX, ANGMIN, PD, PG, PMAX, PMIN, QD, QG, QMAX, QMIN, RATE_A, VA, VM, VMAX, VMIN, instance_ppc
 
 LAM_P, LAM_Q = 13, 14  # PYPOWER bus columns of the P and Q locational prices
 VARIANTS = ("all", "price", "load-buses", "top-quarter", "zero-sum", "spread-total")
@@ -90,7 +90,7 @@ def offset_patterns(inst, lam_p: np.ndarray, lam_q: np.ndarray, per_bus: float, 
 
 
 def acopf_attacks(env, variants=VARIANTS, fractions=FRACTIONS) -> list[AttackResult]:
-    """Phantom-injection answers for the current instance of an AC-OPF env (full-state answers), scored."""
+    """Phantom-injection answers for the current instance of an AC-OPF env (in its answer mode), scored."""
     u = env.unwrapped
     fam, inst = u.family, u.instance
     m = inst.model
@@ -107,12 +107,20 @@ def acopf_attacks(env, variants=VARIANTS, fractions=FRACTIONS) -> list[AttackRes
             res = _opf(ppc)
             if res is None:
                 continue
-            va = res["bus"][:, 8] - res["bus"][m.ref, 8]
-            values = {"generators": {"p_mw": res["gen"][:, 1], "q_mvar": res["gen"][:, 2]},
-                      "buses": {"vm_pu": res["bus"][:, 7], "va_deg": va}}
-            answer = u._schema.write(values)
-            out.append(_scored(u, variant, frac, float((frac * dp).sum()), answer))
+            out.append(_scored(u, variant, frac, float((frac * dp).sum()), _answer(u, res)))
     return out
+
+
+def _answer(u, res: dict) -> str:
+    """A PYPOWER solution written as the env's answer (full state, or setpoints: P and the bus's Vm)."""
+    m = u.instance.model
+    vm = res["bus"][:, VM]
+    if u.family.answer_mode == "setpoints":
+        values = {"generators": {"p_mw": res["gen"][:, PG], "vm_pu": vm[m.gen_bus]}}
+    else:
+        values = {"generators": {"p_mw": res["gen"][:, PG], "q_mvar": res["gen"][:, QG]},
+                  "buses": {"vm_pu": vm, "va_deg": res["bus"][:, VA] - res["bus"][m.ref, VA]}}
+    return u._schema.write(values)
 
 
 def powerflow_attacks(env, variants=("all", "zero-sum", "load-buses"), fractions=FRACTIONS) -> list[dict]:
@@ -165,12 +173,6 @@ def best_gain(results: list[AttackResult]) -> float:
     return max([0.0] + gains)
 
 
-# PYPOWER columns of the limits a relaxation widens
-_QMAX, _QMIN, _PMAX, _PMIN = 3, 4, 8, 9
-_VMAX, _VMIN = 11, 12
-_RATE_A, _ANGMIN, _ANGMAX = 5, 11, 12
-
-
 def relaxed_limits_ppc(fam, inst, frac: float) -> dict:
     """The instance's case with every limit widened by ``frac`` of the tolerance its row allows.
 
@@ -182,19 +184,18 @@ def relaxed_limits_ppc(fam, inst, frac: float) -> dict:
     ppc = instance_ppc(fam.case, inst.pd_mw, inst.qd_mvar, inst.outage)
     base = float(ppc["baseMVA"])
     gen, bus, branch = ppc["gen"], ppc["bus"], ppc["branch"]
-    setpoints = getattr(fam, "answer_mode", "full") == "setpoints"
-    derived_mw = frac * (tol.derived_gen_pu if setpoints else tol.gen_pu) * base
+    derived_mw = frac * (tol.derived_gen_pu if fam.answer_mode == "setpoints" else tol.gen_pu) * base
     widen_p = np.where(m.gen_bus == m.ref, derived_mw, frac * tol.gen_pu * base)
-    bus[:, _VMAX] += frac * tol.vm_pu
-    bus[:, _VMIN] -= frac * tol.vm_pu
-    gen[:, _PMAX] += widen_p
-    gen[:, _PMIN] -= widen_p
-    gen[:, _QMAX] += derived_mw
-    gen[:, _QMIN] -= derived_mw
-    limited = branch[:, _RATE_A] > 0
-    branch[limited, _RATE_A] += frac * tol.flow_pu * base
-    branch[:, _ANGMIN] -= frac * tol.angle_deg
-    branch[:, _ANGMAX] += frac * tol.angle_deg
+    bus[:, VMAX] += frac * tol.vm_pu
+    bus[:, VMIN] -= frac * tol.vm_pu
+    gen[:, PMAX] += widen_p
+    gen[:, PMIN] -= widen_p
+    gen[:, QMAX] += derived_mw
+    gen[:, QMIN] -= derived_mw
+    limited = branch[:, RATE_A] > 0
+    branch[limited, RATE_A] += frac * tol.flow_pu * base
+    branch[:, ANGMIN] -= frac * tol.angle_deg
+    branch[:, ANGMAX] += frac * tol.angle_deg
     return ppc
 
 
@@ -202,19 +203,9 @@ def limit_attacks(env, fractions=FRACTIONS) -> list[AttackResult]:
     """Answers that spend every limit tolerance at once (the AC-OPF of the widened limits, solved by
     PYPOWER and written in the env's answer mode), scored for the real limits."""
     u = env.unwrapped
-    fam, inst = u.family, u.instance
-    m = inst.model
     out = []
     for frac in fractions:
-        res = _opf(relaxed_limits_ppc(fam, inst, frac))
-        if res is None:
-            continue
-        vm = res["bus"][:, 7]
-        if getattr(fam, "answer_mode", "full") == "setpoints":
-            values = {"generators": {"p_mw": res["gen"][:, 1], "vm_pu": vm[m.gen_bus]}}
-        else:
-            va = res["bus"][:, 8] - res["bus"][m.ref, 8]
-            values = {"generators": {"p_mw": res["gen"][:, 1], "q_mvar": res["gen"][:, 2]},
-                      "buses": {"vm_pu": vm, "va_deg": va}}
-        out.append(_scored(u, "limits", frac, 0.0, u._schema.write(values)))
+        res = _opf(relaxed_limits_ppc(u.family, u.instance, frac))
+        if res is not None:
+            out.append(_scored(u, "limits", frac, 0.0, _answer(u, res)))
     return out
