@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -26,7 +27,7 @@ class SetpointError(ValueError):
     """The arguments do not give usable setpoints (the message says what is wrong)."""
 
 
-class GridPowerFlow:
+class GridPowerFlow(ABC):
     """Base: argument reading, the result's layout; subclasses solve."""
 
     name = "power_flow"
@@ -50,8 +51,13 @@ class GridPowerFlow:
                 "properties": {"generators": {"type": "object", "additionalProperties": record}},
                 "required": ["generators"]}}, "required": ["setpoints"]}}}
 
+    @abstractmethod
     def description(self, inst) -> str:
-        raise NotImplementedError
+        """What the tool does for this instance (the function schema's description)."""
+
+    @abstractmethod
+    def run(self, inst, arguments: dict) -> tuple[str, dict]:
+        """Solve the power flow of the call's setpoints: the result text and its record."""
 
     def example_arguments(self, inst) -> str:
         inner = ", ".join(f'"{f}": ...' for f in self.fields)
