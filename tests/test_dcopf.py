@@ -6,7 +6,6 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
 
 import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
@@ -28,11 +27,6 @@ def make(case="case14", **kwargs):
 
 def test_every_grid_case_is_registered():
     assert set(DC_IDS) <= set(ENV_IDS)
-
-
-@pytest.mark.parametrize("env_id", DC_IDS)
-def test_check_env(env_id):
-    check_env(gym.make(env_id).unwrapped, skip_render_check=True)
 
 
 @pytest.mark.parametrize("case", list(ORACLE_SEEDS))

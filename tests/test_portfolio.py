@@ -7,7 +7,6 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
 
 import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
@@ -29,11 +28,6 @@ def make(n=10, **kwargs):
 
 def test_sizes_are_registered():
     assert set(PORTFOLIO_IDS) <= set(ENV_IDS)
-
-
-@pytest.mark.parametrize("env_id", PORTFOLIO_IDS)
-def test_check_env(env_id):
-    check_env(gym.make(env_id).unwrapped, skip_render_check=True)
 
 
 @pytest.mark.parametrize("n", list(ORACLE_SEEDS))

@@ -6,7 +6,6 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
 
 import feasgym  # noqa: F401
 from feasgym.envs.core.family import values_from_solution
@@ -26,12 +25,6 @@ def make(case="case14", **kwargs):
 
 def test_every_grid_case_is_registered():
     assert set(PF_IDS) <= set(ENV_IDS)
-
-
-@pytest.mark.parametrize("env_id", PF_IDS)
-def test_check_env(env_id):
-    env = gym.make(env_id)
-    check_env(env.unwrapped, skip_render_check=True)
 
 
 @pytest.mark.parametrize("case", list(ORACLE_SEEDS))
