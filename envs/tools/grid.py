@@ -59,6 +59,17 @@ class GridPowerFlow(ABC):
     def run(self, inst, arguments: dict) -> tuple[str, dict]:
         """Solve the power flow of the call's setpoints: the result text and its record."""
 
+    def solved_reply(self, inst, head: list, cost: float, p_out: np.ndarray, state_text: str,
+                     flows: np.ndarray, report) -> tuple[str, dict]:
+        """The result of a solved flow: cost, slack, state, loadings and the limits it breaks (``head`` goes
+        after the tool name and ``converged``)."""
+        limits = self.limits(report.result())
+        return self.assemble([
+            ("tool", '"power_flow"'), ("converged", "true"), *head, ("cost_per_h", f"{cost:.2f}"),
+            ("slack", json.dumps(self.slack(inst, p_out))), ("state", self.compact(state_text)),
+            ("branch_loading_pct", json.dumps(self.loading(inst, flows))), ("limits", json.dumps(limits)),
+        ]), {"converged": True, "limits_violated": limits["violated"]}
+
     def example_arguments(self, inst) -> str:
         inner = ", ".join(f'"{f}": ...' for f in self.fields)
         return f'{{"setpoints": {{"generators": {{"{inst.gen_ids[0]}": {{{inner}}}, ...}}}}}}'
@@ -185,13 +196,7 @@ class ACPowerFlow(GridPowerFlow):
         state = AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD, Q_FIELD)),
                               Section("buses", inst.bus_ids, state_fields(inst.model))))
         text = state.write({"generators": {"p_mw": p_out, "q_mvar": q_out}, "buses": {"vm_pu": vm, "va_deg": va}})
-        limits = self.limits(report.result())
-        cost = m.gen_cost(p_out)
-        return self.assemble([
-            ("tool", '"power_flow"'), ("converged", "true"), ("cost_per_h", f"{cost:.2f}"),
-            ("slack", json.dumps(self.slack(inst, p_out))), ("state", self.compact(text)),
-            ("branch_loading_pct", json.dumps(self.loading(inst, flows))), ("limits", json.dumps(limits)),
-        ]), {"converged": True, "limits_violated": limits["violated"]}
+        return self.solved_reply(inst, [], m.gen_cost(p_out), p_out, text, flows, report)
 
 
 class DCPowerFlow(GridPowerFlow):
@@ -231,12 +236,7 @@ class DCPowerFlow(GridPowerFlow):
         state = AnswerSchema((Section("generators", inst.gen_ids, (P_FIELD,)),
                               Section("buses", inst.bus_ids, (DC_ANGLE_FIELD,))))
         text = state.write({"generators": {"p_mw": pg}, "buses": {"va_deg": np.rad2deg(theta - theta[m.ref])}})
-        limits = self.limits(report.result())
-        return self.assemble([
-            ("tool", '"power_flow"'), ("converged", "true"), ("model", '"DC"'), ("cost_per_h", f"{cost:.2f}"),
-            ("slack", json.dumps(self.slack(inst, pg))), ("state", self.compact(text)),
-            ("branch_loading_pct", json.dumps(self.loading(inst, np.abs(flows)))), ("limits", json.dumps(limits)),
-        ]), {"converged": True, "limits_violated": limits["violated"]}
+        return self.solved_reply(inst, [("model", '"DC"')], cost, pg, text, np.abs(flows), report)
 
 
 def power_flow_tool(family) -> GridPowerFlow | None:
