@@ -6,15 +6,25 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_example(name: str):
-    """``examples/<name>.py`` as a module (the examples are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+def load_script(folder: str, name: str, module_name: str):
+    """``<folder>/<name>.py`` of the checkout as a module (examples and benchmarks are scripts, not packages)."""
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_example(name: str):
+    """``examples/<name>.py`` as a module."""
+    return load_script("examples", name, f"example_{name}")
+
+
+def load_benchmark(name: str):
+    """``benchmarks/<name>.py`` as a module."""
+    return load_script("benchmarks", name, name)
 
 
 @lru_cache(maxsize=None)

@@ -2,9 +2,7 @@
 nesting past the depth cap, and the adversarial shapes of the parse benchmark at the size cap."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -14,6 +12,8 @@ import feasgym  # noqa: F401
 from feasgym.envs.core.answer import MAX_ANSWER_CHARS, MAX_NESTING_DEPTH, locate_answer
 from feasgym.envs.core.json_scan import decide_starts
 from feasgym.envs.core.schema import AnswerSchema, Field, Section, _fmt
+
+from .helpers import load_benchmark
 
 FAMILIES = [
     ("feasgym/ACOPF-case5-v0", {}),
@@ -26,11 +26,7 @@ FAMILIES = [
 
 
 def bench_module():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_parse_worst.py"
-    spec = importlib.util.spec_from_file_location("bench_parse_worst", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_parse_worst")
 
 
 @pytest.fixture(scope="module", params=FAMILIES, ids=lambda p: p[0].split("/")[1] + "".join(f"-{v}" for v in p[1].values()))

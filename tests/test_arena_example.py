@@ -1,15 +1,10 @@
 """examples/compare.py runs in its smoke mode (what CI runs) and calibrates the baselines."""
-import importlib.util
-from pathlib import Path
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "compare.py"
+from .helpers import load_example
 
 
 def test_example_compare_smoke(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FEASGYM_SMOKE", "1")
-    spec = importlib.util.spec_from_file_location("example_compare", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("compare")
     summary = module.main(["--out", str(tmp_path)])
     assert list(summary["envs"]) == ["feasgym/ACOPF-case5-v0", "N-1 (one branch out)"]
     for section in summary["envs"].values():

@@ -9,11 +9,9 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import re
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -24,6 +22,8 @@ import feasgym  # noqa: F401
 from feasgym.envs.core.answer import coerce_text, locate_answer
 from feasgym.envs.core.json_scan import decide_starts
 from feasgym.envs.grids.pandapower_check import PandapowerChecker
+
+from .helpers import load_benchmark
 
 TIME_BOUND_S = 2.0  # generous: the benchmark measures the real worst case (benchmarks/bench_parse_worst.py)
 FAST = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -94,11 +94,7 @@ def acopf():
 
 @functools.lru_cache(maxsize=4)
 def bench_shapes(answer: str) -> list[str]:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_parse_worst.py"
-    spec = importlib.util.spec_from_file_location("bench_parse_worst", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.shapes(answer, cap=20_000).values())
+    return list(load_benchmark("bench_parse_worst").shapes(answer, cap=20_000).values())
 
 
 _NUMBER = re.compile(r"-?\d+\.\d+")

@@ -76,14 +76,9 @@ def test_optimality_scale_reaches_the_env():
 
 def tiny_gpt2(texts):
     """The example's random-init 2-layer GPT-2 and locally trained tokenizer (no hub)."""
-    import importlib.util
-    from pathlib import Path
+    from .helpers import load_example
 
-    path = Path(__file__).resolve().parents[1] / "examples" / "trl_grpo.py"
-    spec = importlib.util.spec_from_file_location("example_trl_grpo", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.tiny_model(texts)
+    return load_example("trl_grpo").tiny_model(texts)
 
 
 def test_grpo_trainer_step_logs_the_env_scores(tmp_path):
