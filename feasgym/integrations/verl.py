@@ -28,7 +28,6 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from feasgym.envs.core.files import atomic_path
 from feasgym.integrations.scoring import SCORE_NAMES, InstanceKey, parse_key, score_keys, weighted_score
 
 ABILITY = "constrained-optimization"
@@ -48,36 +47,13 @@ def verl_row(row: Mapping[str, Any], index: int | None = None) -> dict:
 
 
 @contextlib.contextmanager
-def verl_writer(path: str | os.PathLike, batch_rows: int = 256) -> Iterator[Callable[[dict], None]]:
-    """``write(row)`` for exported rows, streamed into a verl parquet file (atomically, in row groups)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def verl_writer(path: str | os.PathLike) -> Iterator[Callable[[dict], None]]:
+    """``write(row)`` for exported rows, streamed into a verl parquet file (atomically, in row groups): the
+    export's parquet writer with each row in verl's layout."""
+    from feasgym.datasets import parquet_writer
 
-    rows: list[dict] = []
-    state: dict[str, Any] = {}
-
-    def flush() -> None:
-        table = pa.Table.from_pylist(rows, schema=state.get("schema"))
-        if "writer" not in state:
-            state["schema"] = table.schema
-            state["writer"] = pq.ParquetWriter(state["tmp"], table.schema)
-        state["writer"].write_table(table)
-        rows.clear()
-
-    def write(row: dict) -> None:
-        rows.append(verl_row(row))
-        if len(rows) >= batch_rows:
-            flush()
-
-    with atomic_path(path) as tmp:
-        state["tmp"] = tmp
-        try:
-            yield write
-            if rows or "writer" not in state:
-                flush()
-        finally:
-            if "writer" in state:
-                state.pop("writer").close()
+    with parquet_writer(Path(path)) as write:
+        yield lambda row: write(verl_row(row))
 
 
 def write_verl_parquet(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:
